@@ -1,0 +1,118 @@
+"""Finds Fashion-MNIST (or MNIST) and keeps each split in memory once, as uint8 tensors."""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torchvision import datasets
+
+PROJECT_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+DEBIAN_DIRS = {"fashion-mnist": Path("/usr/share/datasets/fashion-mnist"), "mnist": Path("/usr/share/datasets/mnist")}
+DATASETS = {"fashion-mnist": datasets.FashionMNIST, "mnist": datasets.MNIST}
+CLASS_NAMES = {
+    "fashion-mnist": ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                      "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
+    "mnist": tuple(str(d) for d in range(10)),
+}
+FIX_COMMAND = {
+    "fashion-mnist": "sudo apt-get install dataset-fashion-mnist",
+    "mnist": "put the MNIST idx files in data/MNIST/raw/ (or connect to the internet once)",
+}
+
+
+class DatasetNotFoundError(FileNotFoundError):
+    """Raised when a dataset is in none of the places we look and cannot be downloaded."""
+
+
+@dataclass(frozen=True)
+class Split:
+    """One split of a dataset, held in memory: images N x H x W (uint8) and labels N (int64)."""
+
+    name: str
+    train: bool
+    images: torch.Tensor
+    labels: torch.Tensor
+    classes: tuple[str, ...]
+    source: str
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+def candidate_dirs(name: str = "fashion-mnist") -> list[Path]:
+    """Where we look, in order: $LENET_DATA_DIR, the project's data/ folder, Debian's package folder."""
+    dirs = [Path(os.environ["LENET_DATA_DIR"])] if os.environ.get("LENET_DATA_DIR") else []
+    return dirs + [PROJECT_DATA_DIR, DEBIAN_DIRS[name]]
+
+
+def _raw_files_in(folder: Path, dataset_cls) -> list[Path] | None:
+    """The four idx files (plain or .gz) directly in folder, or in torchvision's <Class>/raw layout."""
+    for where in (folder, folder / dataset_cls.__name__ / "raw"):
+        found = []
+        for url, _ in dataset_cls.resources:
+            plain = where / Path(url).name.removesuffix(".gz")
+            found.append(plain if plain.exists() else plain.with_name(plain.name + ".gz"))
+        if all(f.exists() for f in found):
+            return found
+    return None
+
+
+def _torchvision_root(name: str, cache: Path) -> tuple[Path, str] | None:
+    """A root that torchvision's dataset class can read, unpacking .gz files into cache when needed."""
+    dataset_cls = DATASETS[name]
+    for folder in candidate_dirs(name):
+        files = _raw_files_in(folder, dataset_cls)
+        if files is None:
+            continue
+        raw = cache / dataset_cls.__name__ / "raw"
+        if all(f.parent == raw and f.suffix != ".gz" for f in files):
+            return cache, str(folder)
+        raw.mkdir(parents=True, exist_ok=True)
+        for f in files:
+            target = raw / f.name.removesuffix(".gz")
+            if not target.exists():
+                tmp = raw / (target.name + ".tmp")
+                opener = gzip.open if f.suffix == ".gz" else open
+                with opener(f, "rb") as src, open(tmp, "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+                tmp.replace(target)
+        return cache, str(folder)
+    return None
+
+
+@functools.cache
+def load_split(name: str = "fashion-mnist", train: bool = True, download: bool = True) -> Split:
+    """One split of Fashion-MNIST or MNIST as uint8 tensors, read once per process.
+
+    Raises DatasetNotFoundError listing where it looked and how to fix it.
+    """
+    if name not in DATASETS:
+        raise ValueError(f"dataset must be one of {sorted(DATASETS)}, not {name!r}.")
+    cache = PROJECT_DATA_DIR
+    found = _torchvision_root(name, cache)
+    if found is None and download:
+        try:
+            DATASETS[name](str(cache), train=train, download=True)
+            found = (cache, "downloaded by torchvision")
+        except Exception:  # no network, a proxy, a half-written file: all mean "not here"
+            found = None
+    if found is None:
+        looked = "\n".join(f"  - {d}" for d in candidate_dirs(name))
+        raise DatasetNotFoundError(
+            f"{name} was not found. Looked in:\n{looked}\nand torchvision could not download it.\n"
+            f"Fix: {FIX_COMMAND[name]}"
+        )
+    root, source = found
+    ds = DATASETS[name](str(root), train=train, download=False)
+    return Split(name, train, ds.data, ds.targets, CLASS_NAMES[name], source)
+
+
+def available_datasets() -> list[str]:
+    """The datasets that can be loaded right now without a download."""
+    return [name for name in DATASETS if any(_raw_files_in(d, DATASETS[name]) for d in candidate_dirs(name))]

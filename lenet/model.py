@@ -1,0 +1,219 @@
+"""LeNetConfig: one description of a LeNet-style model, and the nn.Module built from it."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections import OrderedDict
+from dataclasses import dataclass
+from functools import partial
+from typing import Callable
+
+import pandas as pd
+import torch
+from torch import nn
+
+from .shapes import conv_output_shape, pool_output_shape
+
+ACTIVATIONS = {"sigmoid": nn.Sigmoid, "relu": nn.ReLU, "tanh": nn.Tanh}
+POOLS = {"avg": nn.AvgPool2d, "max": nn.MaxPool2d, "none": None}
+
+FASHION_MNIST_MEAN, FASHION_MNIST_STD = 0.2860, 0.3530
+
+
+@dataclass
+class LeNetConfig:
+    """Everything needed to rebuild a model: what the UI edits and what a run folder stores."""
+
+    in_channels: int = 1
+    image_size: int = 28
+    conv_channels: tuple[int, ...] = (6, 16)
+    kernel_sizes: tuple[int, ...] = (5, 5)
+    paddings: tuple[int, ...] = (2, 0)
+    strides: tuple[int, ...] = (1, 1)
+    activation: str = "sigmoid"
+    pool: str = "avg"
+    pool_size: int = 2
+    pool_stride: int = 2
+    batch_norm: bool = False
+    hidden_sizes: tuple[int, ...] = (120, 84)
+    num_classes: int = 10
+    normalize_mean: float = 0.0
+    normalize_std: float = 1.0
+
+    def __post_init__(self) -> None:
+        for name in ("conv_channels", "kernel_sizes", "paddings", "strides", "hidden_sizes"):
+            setattr(self, name, tuple(int(v) for v in getattr(self, name)))
+
+    @classmethod
+    def classic(cls) -> "LeNetConfig":
+        """d2l's LeNet exactly: sigmoid, average pooling, no batch norm, raw pixels (61,706 parameters)."""
+        return cls()
+
+    @classmethod
+    def modern(cls) -> "LeNetConfig":
+        """The same shape with ReLU, max pooling, batch norm and normalised inputs."""
+        return cls(
+            activation="relu",
+            pool="max",
+            batch_norm=True,
+            normalize_mean=FASHION_MNIST_MEAN,
+            normalize_std=FASHION_MNIST_STD,
+        )
+
+    def to_dict(self) -> dict:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "LeNetConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"Unknown LeNetConfig fields: {sorted(unknown)}")
+        return cls(**data)
+
+    def replace(self, **changes) -> "LeNetConfig":
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass
+class LayerSpec:
+    """One planned layer: its name, how to build it, its output shape and its cost."""
+
+    name: str
+    make: Callable[[], nn.Module]
+    out_shape: tuple[int, ...]
+    parameters: int = 0
+    macs: int = 0
+
+    @property
+    def type(self) -> str:
+        return self.make.func.__name__ if isinstance(self.make, partial) else self.make.__name__
+
+
+class Normalize(nn.Module):
+    """(x - mean) / std inside the model, so the model always takes raw pixels in [0, 1]."""
+
+    def __init__(self, mean: float, std: float):
+        super().__init__()
+        self.mean, self.std = mean, std
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
+
+    def extra_repr(self) -> str:
+        return f"mean={self.mean}, std={self.std}"
+
+
+def _check_config(config: LeNetConfig) -> None:
+    n_conv = len(config.conv_channels)
+    if n_conv == 0:
+        raise ValueError("A LeNet needs at least one convolution layer.")
+    for name in ("kernel_sizes", "paddings", "strides"):
+        if len(getattr(config, name)) != n_conv:
+            raise ValueError(f"{name} has {len(getattr(config, name))} entries but there are {n_conv} conv layers.")
+    if config.activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, not {config.activation!r}.")
+    if config.pool not in POOLS:
+        raise ValueError(f"pool must be one of {sorted(POOLS)}, not {config.pool!r}.")
+    counts = [("in_channels", config.in_channels), ("image_size", config.image_size), ("num_classes", config.num_classes)]
+    counts += [("conv_channels", c) for c in config.conv_channels] + [("hidden_sizes", h) for h in config.hidden_sizes]
+    for name, value in counts:
+        if value < 1:
+            raise ValueError(f"{name} must be at least 1 (got {value}).")
+    if config.normalize_std <= 0:
+        raise ValueError(f"normalize_std must be positive (got {config.normalize_std}).")
+
+
+def plan_layers(config: LeNetConfig) -> list[LayerSpec]:
+    """Every layer with its output shape and cost, worked out without building a tensor.
+
+    Raises ValueError naming the layer whose output would be empty.
+    """
+    _check_config(config)
+    c, h, w = config.in_channels, config.image_size, config.image_size
+    layers = [LayerSpec("normalize", partial(Normalize, config.normalize_mean, config.normalize_std), (c, h, w))]
+    act = ACTIVATIONS[config.activation]
+    pool = POOLS[config.pool]
+    for i, (c_out, k, p, s) in enumerate(
+        zip(config.conv_channels, config.kernel_sizes, config.paddings, config.strides), start=1
+    ):
+        try:
+            h, w = conv_output_shape((h, w), k, p, s)
+        except ValueError as e:
+            raise ValueError(f"conv{i} gets a {c}x{h}x{w} input: {e}") from None
+        conv = partial(nn.Conv2d, c, c_out, k, s, p)
+        layers.append(LayerSpec(f"conv{i}", conv, (c_out, h, w), c_out * c * k * k + c_out, c_out * h * w * c * k * k))
+        c = c_out
+        if config.batch_norm:
+            layers.append(LayerSpec(f"bn{i}", partial(nn.BatchNorm2d, c), (c, h, w), 2 * c))
+        layers.append(LayerSpec(f"act{i}", act, (c, h, w)))
+        if pool is not None:
+            try:
+                h, w = pool_output_shape((h, w), config.pool_size, 0, config.pool_stride)
+            except ValueError as e:
+                raise ValueError(f"pool{i} gets a {c}x{h}x{w} input: {e}") from None
+            layers.append(LayerSpec(f"pool{i}", partial(pool, config.pool_size, config.pool_stride), (c, h, w)))
+    n = c * h * w
+    layers.append(LayerSpec("flatten", nn.Flatten, (n,)))
+    for j, width in enumerate((*config.hidden_sizes, config.num_classes), start=1):
+        last = j > len(config.hidden_sizes)
+        name = "output" if last else f"fc{j}"
+        layers.append(LayerSpec(name, partial(nn.Linear, n, width), (width,), n * width + width, n * width))
+        n = width
+        if last:
+            break
+        if config.batch_norm:
+            layers.append(LayerSpec(f"fc{j}_bn", partial(nn.BatchNorm1d, n), (n,), 2 * n))
+        layers.append(LayerSpec(f"fc{j}_act", act, (n,)))
+    return layers
+
+
+def build_lenet(config: LeNetConfig) -> nn.Sequential:
+    """The nn.Sequential for a config, with readable layer names (conv1, act1, pool1, ..., output)."""
+    return nn.Sequential(OrderedDict((spec.name, spec.make()) for spec in plan_layers(config)))
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable values (a shared tensor counts once)."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def layer_table(config: LeNetConfig) -> pd.DataFrame:
+    """One row per layer: name, type, output shape, parameters, multiply-accumulates, activation memory."""
+    rows = [
+        {
+            "layer": spec.name,
+            "type": spec.type,
+            "output shape": " x ".join(map(str, spec.out_shape)),
+            "parameters": spec.parameters,
+            "MACs": spec.macs,
+            "activation bytes": 4 * math.prod(spec.out_shape),
+        }
+        for spec in plan_layers(config)
+    ]
+    return pd.DataFrame(rows)
+
+
+INIT_SCHEMES = ("default", "normal", "xavier", "constant")
+
+
+def init_weights(model: nn.Module, scheme: str = "xavier", constant: float = 1.0) -> nn.Module:
+    """Re-initialise every conv and linear layer: PyTorch's default, normal(0, 0.01) with zero bias,
+    Xavier uniform (d2l's choice for LeNet), or a constant."""
+    if scheme not in INIT_SCHEMES:
+        raise ValueError(f"scheme must be one of {INIT_SCHEMES}, not {scheme!r}.")
+    for m in model.modules():
+        if not isinstance(m, (nn.Conv2d, nn.Linear)):
+            continue
+        if scheme == "default":
+            m.reset_parameters()
+        elif scheme == "normal":
+            nn.init.normal_(m.weight, mean=0.0, std=0.01)
+            nn.init.zeros_(m.bias)
+        elif scheme == "xavier":
+            nn.init.xavier_uniform_(m.weight)
+        else:
+            nn.init.constant_(m.weight, constant)
+            nn.init.zeros_(m.bias)
+    return model
