@@ -113,6 +113,11 @@ def load_split(name: str = "fashion-mnist", train: bool = True, download: bool =
     return Split(name, train, ds.data, ds.targets, CLASS_NAMES[name], source)
 
 
+def data_source(name: str = "fashion-mnist") -> str | None:
+    """The first folder that holds the dataset's files, or None when it would need a download."""
+    return next((str(d) for d in candidate_dirs(name) if _raw_files_in(d, DATASETS[name])), None)
+
+
 def available_datasets() -> list[str]:
     """The datasets that can be loaded right now without a download."""
-    return [name for name in DATASETS if any(_raw_files_in(d, DATASETS[name]) for d in candidate_dirs(name))]
+    return [name for name in DATASETS if data_source(name)]
