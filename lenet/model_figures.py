@@ -1,0 +1,258 @@
+"""Plotly figures for inspecting and training a model: they draw what they are given, nothing more."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import torch
+from plotly.subplots import make_subplots
+
+CURVES = {  # column -> (legend, line style), like d2l's Animator
+    "train_loss": ("train loss", "solid"),
+    "train_acc": ("train acc", "dash"),
+    "test_acc": ("test acc", "dashdot"),
+}
+COLORS = {"train_loss": "#1f77b4", "train_acc": "#c03cc0", "test_acc": "#2ca02c"}
+WIDE = 1100  # the plot width we design for: a wide Streamlit page on a 1280-pixel screen
+
+
+def _numpy(values) -> np.ndarray:
+    if isinstance(values, torch.Tensor):
+        return values.detach().cpu().float().numpy()
+    return np.asarray(values, dtype=float)
+
+
+def probability_bar(
+    probs, class_names: Sequence[str], true_label: int | None = None, title: str = "What the model says"
+) -> go.Figure:
+    """One horizontal bar per class; the predicted class stands out, and the true one when it differs."""
+    p = _numpy(probs).reshape(-1)
+    if len(p) != len(class_names):
+        raise ValueError(f"{len(p)} probabilities for {len(class_names)} class names.")
+    predicted = int(p.argmax())
+    colors = ["#9aa5b1"] * len(p)
+    if true_label is not None and true_label != predicted:
+        colors[true_label] = "#2ca02c"
+    colors[predicted] = "#1f77b4" if true_label in (None, predicted) else "#d62728"
+    fig = go.Figure(go.Bar(
+        x=p, y=list(class_names), orientation="h", marker_color=colors,
+        text=[f"{v:.1%}" for v in p], textposition="outside", cliponaxis=False,
+        hovertemplate="%{y}: %{x:.2%}<extra></extra>",
+    ))
+    subtitle = f"predicted: {class_names[predicted]} ({p[predicted]:.1%})"
+    if true_label is not None:
+        subtitle += f" · true: {class_names[true_label]}"
+    fig.update_layout(title=dict(text=title, subtitle=dict(text=subtitle)), height=380,
+                      margin=dict(l=10, r=50, t=80, b=40))
+    fig.update_xaxes(title="probability", range=[0, 1.08], tickformat=".0%")
+    fig.update_yaxes(autorange="reversed")
+    return fig
+
+
+def _grid(
+    maps: np.ndarray,
+    title: str,
+    names: Sequence[str],
+    columns: int,
+    colorscale: str,
+    shared_scale: bool,
+    zrange: tuple[float, float] | None = None,
+    showscale: bool = True,
+) -> go.Figure:
+    """Small multiples: one heatmap per map, in rows of `columns`, square pixels, row 0 on top."""
+    n = len(maps)
+    cols = max(1, min(columns, n))
+    rows = math.ceil(n / cols)
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=list(names), horizontal_spacing=0.02,
+                        vertical_spacing=min(0.12, 0.5 / rows))
+    lo, hi = zrange if zrange is not None else (float(maps.min()), float(maps.max()))
+    for i, z in enumerate(maps):
+        scale = dict(coloraxis="coloraxis") if shared_scale else dict(colorscale=colorscale, showscale=False)
+        fig.add_trace(go.Heatmap(z=z, hovertemplate="row %{y}, column %{x}: %{z:.3g}<extra></extra>", **scale),
+                      row=i // cols + 1, col=i % cols + 1)
+    if shared_scale:
+        fig.update_layout(coloraxis=dict(colorscale=colorscale, cmin=lo, cmax=hi, showscale=showscale,
+                                         colorbar=dict(thickness=12)))
+    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, constrain="domain")
+    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, autorange="reversed", constrain="domain")
+    for i in range(1, n + 1):
+        fig.layout[f"yaxis{i if i > 1 else ''}"].scaleanchor = f"x{i if i > 1 else ''}"
+    fig.update_annotations(font_size=12)
+    cell = min(200, WIDE / cols)
+    fig.update_layout(title=title, height=int(rows * cell * 1.1 + 90), margin=dict(l=10, r=10, t=70, b=10))
+    return fig
+
+
+def image_grid(
+    maps,
+    title: str,
+    names: Sequence[str] | None = None,
+    shared_scale: bool = True,
+    columns: int = 8,
+    colorscale: str = "Viridis",
+) -> go.Figure:
+    """Feature maps (C x H x W, or one H x W image) as small heatmaps, on one colour scale or one each."""
+    z = _numpy(maps)
+    if z.ndim == 2:
+        z = z[None]
+    if z.ndim != 3 or z.shape[0] == 0:
+        raise ValueError(f"Expected C x H x W maps, not shape {z.shape}.")
+    names = list(names) if names is not None else [f"channel {i}" for i in range(len(z))]
+    if len(names) != len(z):
+        raise ValueError(f"{len(names)} names for {len(z)} maps.")
+    return _grid(z, title, names, columns, colorscale, shared_scale)
+
+
+def filter_grid(weights, title: str = "Filters") -> go.Figure:
+    """Every kernel of a conv layer (c_o x c_i x k x k) as one mosaic: a row per output channel,
+    a column per input channel, on one colour scale centred on zero (red positive, blue negative)."""
+    w = _numpy(weights)
+    if w.ndim != 4:
+        raise ValueError(f"Expected c_o x c_i x k_h x k_w weights, not shape {w.shape}.")
+    c_out, c_in, kh, kw = w.shape
+    gap = 1
+    mosaic = np.full((c_out * (kh + gap) - gap, c_in * (kw + gap) - gap), np.nan)
+    label = np.full(mosaic.shape, "", dtype=object)
+    for o in range(c_out):
+        for i in range(c_in):
+            top, left = o * (kh + gap), i * (kw + gap)
+            mosaic[top : top + kh, left : left + kw] = w[o, i]
+            label[top : top + kh, left : left + kw] = f"filter {o}, input channel {i}"
+    bound = float(np.abs(w).max()) or 1.0
+    fig = go.Figure(go.Heatmap(
+        z=mosaic, customdata=label, colorscale="RdBu_r", zmin=-bound, zmax=bound, hoverongaps=False,
+        colorbar=dict(title="weight", thickness=12),
+        hovertemplate="%{customdata}<br>weight %{z:.3f}<extra></extra>",
+    ))
+    fig.update_xaxes(title="input channel", tickvals=[i * (kw + gap) + (kw - 1) / 2 for i in range(c_in)],
+                     ticktext=[str(i) for i in range(c_in)], showgrid=False, zeroline=False, constrain="domain")
+    fig.update_yaxes(title="filter (output channel)", tickvals=[o * (kh + gap) + (kh - 1) / 2 for o in range(c_out)],
+                     ticktext=[str(o) for o in range(c_out)], showgrid=False, zeroline=False, autorange="reversed",
+                     scaleanchor="x", constrain="domain")
+    height = min(760, max(260, 18 * mosaic.shape[0] + 120))
+    fig.update_layout(title=title, height=height, plot_bgcolor="white", margin=dict(l=10, r=10, t=60, b=10))
+    return fig
+
+
+def confusion_matrix_figure(cm: pd.DataFrame, title: str = "Confusion matrix") -> go.Figure:
+    """Counts with true classes down and predicted classes across (as from Evaluation.confusion_matrix())."""
+    fig = go.Figure(go.Heatmap(
+        z=cm.to_numpy(), x=[str(c) for c in cm.columns], y=[str(c) for c in cm.index], colorscale="Blues",
+        texttemplate="%{z}", hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>",
+        colorbar=dict(title="images", thickness=12),
+    ))
+    fig.update_xaxes(title="predicted", side="bottom", tickangle=-30)
+    fig.update_yaxes(title="true", autorange="reversed")
+    fig.update_layout(title=title, height=560, margin=dict(l=10, r=10, t=60, b=10))
+    return fig
+
+
+def per_class_accuracy_figure(
+    accuracy: pd.Series, overall: float | None = None, title: str = "Accuracy per class"
+) -> go.Figure:
+    """One bar per class (as from Evaluation.per_class_accuracy()), with the overall accuracy as a line."""
+    fig = go.Figure(go.Bar(
+        x=[str(c) for c in accuracy.index], y=accuracy.to_numpy(), marker_color="#1f77b4",
+        text=[f"{v:.0%}" for v in accuracy], textposition="outside", cliponaxis=False,
+        hovertemplate="%{x}: %{y:.1%}<extra></extra>",
+    ))
+    if overall is not None:
+        fig.add_hline(y=overall, line_dash="dash", line_color="#d62728",
+                      annotation_text=f"overall {overall:.1%}", annotation_position="bottom right")
+    fig.update_yaxes(title="accuracy", range=[0, 1.08], tickformat=".0%")
+    fig.update_xaxes(title="true class")
+    fig.update_layout(title=title, height=400, margin=dict(l=10, r=10, t=60, b=10))
+    return fig
+
+
+def mistakes_gallery(
+    images,
+    true: Sequence[int],
+    pred: Sequence[int],
+    confidences: Sequence[float],
+    class_names: Sequence[str],
+    columns: int = 8,
+    title: str = "Most confident mistakes",
+) -> go.Figure:
+    """The images (N x H x W pixels) with what they are and what the model said, and how sure it was."""
+    z = _numpy(images)
+    if z.ndim != 3 or not len(z) == len(true) == len(pred) == len(confidences):
+        raise ValueError("Expected N x H x W images with one true label, prediction and confidence each.")
+    if len(z) == 0:
+        raise ValueError("There are no mistakes to show.")
+    names = [f"{class_names[int(t)]}<br>said {class_names[int(p)]} {float(c):.0%}"
+             for t, p, c in zip(true, pred, confidences)]
+    top = 255.0 if z.max() > 1 else 1.0
+    fig = _grid(z, title, names, columns, "gray", shared_scale=True, zrange=(0.0, top), showscale=False)
+    fig.update_annotations(font_size=11)
+    return fig
+
+
+def _history_frame(history) -> pd.DataFrame:
+    """A DataFrame from a DataFrame, or a list of dicts or dataclasses, with an `epoch` column."""
+    if isinstance(history, pd.DataFrame):
+        frame = history
+    else:
+        frame = pd.DataFrame([dataclasses.asdict(p) if dataclasses.is_dataclass(p) else dict(p) for p in history])
+    if len(frame) and "epoch" not in frame:
+        raise ValueError(f"A training history needs an 'epoch' column; it has {list(frame.columns)}.")
+    return frame
+
+
+def training_curves(history, epochs: int | None = None, title: str = "Training") -> go.Figure:
+    """Train loss, train accuracy and test accuracy against (possibly fractional) epochs, like d2l's Animator.
+
+    history: a DataFrame or a list of dicts/dataclasses with `epoch` and any of train_loss, train_acc,
+    test_acc; missing values (e.g. no test accuracy within an epoch) are skipped.
+    """
+    frame = _history_frame(history)
+    fig = go.Figure()
+    top = 1.0
+    for column, (name, dash) in CURVES.items():
+        if column not in frame:
+            continue
+        points = frame[["epoch", column]].dropna()
+        if points.empty:
+            continue
+        top = max(top, float(points[column].max()))
+        fig.add_trace(go.Scatter(
+            x=points["epoch"], y=points[column], name=name, mode="lines+markers" if column == "test_acc" else "lines",
+            line=dict(dash=dash, color=COLORS[column], width=2),
+            hovertemplate=f"epoch %{{x:.2f}}<br>{name} %{{y:.3f}}<extra></extra>",
+        ))
+    last = epochs if epochs is not None else (float(frame["epoch"].max()) if len(frame) else 1.0)
+    fig.update_xaxes(title="epoch", range=[0, last or 1])
+    fig.update_yaxes(range=[0, top * 1.05])
+    fig.update_layout(title=title, height=400, legend=dict(orientation="h", y=1.02, x=1, xanchor="right",
+                                                           yanchor="bottom"),
+                      margin=dict(l=10, r=10, t=70, b=10))
+    return fig
+
+
+def overlay_runs(runs: Sequence[tuple[str, object]], metric: str = "test_acc", title: str | None = None) -> go.Figure:
+    """One curve per saved run (name, history) for one metric, to compare runs."""
+    if metric not in CURVES:
+        raise ValueError(f"metric must be one of {list(CURVES)}, not {metric!r}.")
+    name = CURVES[metric][0]
+    fig = go.Figure()
+    top, last = 1.0, 1.0
+    for run_name, history in runs:
+        points = _history_frame(history)
+        if metric not in points:
+            continue
+        points = points[["epoch", metric]].dropna()
+        if points.empty:
+            continue
+        top, last = max(top, float(points[metric].max())), max(last, float(points["epoch"].max()))
+        fig.add_trace(go.Scatter(x=points["epoch"], y=points[metric], name=str(run_name), mode="lines+markers",
+                                 hovertemplate=f"{run_name}<br>epoch %{{x:.2f}}: %{{y:.3f}}<extra></extra>"))
+    fig.update_xaxes(title="epoch", range=[0, last])
+    fig.update_yaxes(title=name, range=[0, top * 1.05])
+    fig.update_layout(title=title or f"{name.capitalize()} of the selected runs", height=420,
+                      margin=dict(l=10, r=10, t=60, b=10))
+    return fig
