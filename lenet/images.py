@@ -26,6 +26,8 @@ def _open(data: bytes) -> Image.Image:
         if data.startswith(SIGNATURES):
             raise ValueError("This PNG or JPEG file is damaged or truncated.") from None
         raise ValueError("This file is not a PNG or JPEG image; only those two formats are accepted.") from None
+    except Exception as e:  # header parsers raise many kinds of errors on hostile or broken files
+        raise ValueError(f"This PNG or JPEG file is damaged or truncated ({e}).") from None
     width, height = image.size
     if width * height > MAX_PIXELS:
         raise ValueError(

@@ -145,15 +145,18 @@ class Evaluation:
         return (right / totals.where(totals > 0)).rename("accuracy")
 
     def most_confident_mistakes(self, k: int = 16) -> pd.DataFrame:
-        """The k wrong predictions the model was surest of: index, true, predicted, confidence."""
+        """The k wrong predictions the model was surest of: index, true, predicted (labels and names), confidence."""
         wrong = torch.nonzero(self.predictions != self.labels).flatten()
         order = self.confidences[wrong].argsort(descending=True, stable=True)[:k]
         picked = wrong[order]
+        true, predicted = self.labels[picked], self.predictions[picked]
         return pd.DataFrame({
             "index": picked.numpy(),
-            "true": [self.classes[i] for i in self.labels[picked]],
-            "predicted": [self.classes[i] for i in self.predictions[picked]],
+            "true": true.numpy(),
+            "predicted": predicted.numpy(),
             "confidence": self.confidences[picked].numpy(),
+            "true_name": [self.classes[i] for i in true],
+            "predicted_name": [self.classes[i] for i in predicted],
         })
 
 
