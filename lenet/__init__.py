@@ -28,3 +28,26 @@ from .shapes import (
     mlp_parameter_count,
     pool_output_shape,
 )
+from .runs import (
+    Run,
+    delete_run,
+    export_run,
+    import_run,
+    list_runs,
+    load_model,
+    load_run,
+    new_run_dir,
+    rename_run,
+    runs_root,
+    save_run,
+)
+from .train import (  # the train() function itself stays lenet.train.train, so that lenet.train remains the module
+    PRESETS,
+    Progress,
+    TrainResult,
+    TrainSettings,
+    available_devices,
+    evaluate,
+    pick_device,
+    preset,
+)

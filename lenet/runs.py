@@ -1,0 +1,301 @@
+"""Run folders on disk: config.json, metrics.csv and model.pt, written atomically, listed, moved around as zips."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import shutil
+import threading
+import zipfile
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+import torch
+from torch import nn
+
+from .model import LeNetConfig, build_lenet
+
+PROJECT_RUNS_DIR = Path(__file__).resolve().parent.parent / "runs"
+RUN_FILES = ("config.json", "metrics.csv", "model.pt")
+METRIC_COLUMNS = ("epoch", "train_loss", "train_acc", "test_acc", "images_per_s", "seconds")
+MAX_ZIP_BYTES = 50_000_000  # a classic LeNet run zips to about 250 kB
+MAX_FILE_BYTES = 200_000_000
+MAX_NAME_CHARS = 100
+LIST_COLUMNS = ("name", "folder", "created", "status", "epochs", "train_loss", "train_acc", "test_acc", "dataset", "path")
+
+
+@dataclass
+class Run:
+    """A run folder, read back: what was trained, how, and how it went."""
+
+    path: Path
+    name: str
+    config: LeNetConfig
+    settings: "TrainSettings"  # noqa: F821 (lenet.train imports this module)
+    history: pd.DataFrame
+    created: str
+    meta: dict = field(default_factory=dict)
+
+
+def runs_root() -> Path:
+    """Where runs live: $LENET_RUNS_DIR, else the project's runs/ folder."""
+    return Path(os.environ["LENET_RUNS_DIR"]) if os.environ.get("LENET_RUNS_DIR") else PROJECT_RUNS_DIR
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:40] or "run"
+
+
+def new_run_dir(name: str | None = None, root: Path | None = None) -> Path:
+    """Create an empty, unique folder named <date>-<time>-<slug of name>, so folders sort by age."""
+    root = Path(root) if root is not None else runs_root()
+    root.mkdir(parents=True, exist_ok=True)
+    base = f"{datetime.now():%Y%m%d-%H%M%S}-{_slug(name or 'run')}"
+    for i in range(1000):
+        path = root / (base if i == 0 else f"{base}-{i}")
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise ValueError(f"Could not find a free folder name for {base!r} in {root}.")
+
+
+def _default_name(path: Path) -> str:
+    """The folder name without its date-time prefix."""
+    return re.sub(r"^\d{8}-\d{6}-", "", path.name) or path.name
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Write to a temporary file beside path, then rename it over path: readers never see half a file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ValueError(f"{path.parent} is not a run folder: it has no config.json.") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{path} is not readable JSON ({e}).") from None
+    if not isinstance(data, dict) or not isinstance(data.get("config"), dict) or not isinstance(data.get("settings"), dict):
+        raise ValueError(f"{path} lacks the 'config' and 'settings' sections of a run.")
+    return data
+
+
+def _model_bytes(model: nn.Module) -> bytes:
+    buffer = io.BytesIO()
+    torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, buffer)
+    return buffer.getvalue()
+
+
+def save_run(run_dir: Path, config: LeNetConfig, settings, history: pd.DataFrame, model: nn.Module,
+             extra: dict | None = None, name: str | None = None) -> Path:
+    """Write (or rewrite) the three files of a run folder, each atomically; returns the folder.
+
+    The display name and creation time already in config.json are kept unless name is given.
+    """
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        old = _read_json(run_dir / "config.json")
+    except ValueError:
+        old = {}
+    info = {
+        "name": name or old.get("name") or _default_name(run_dir),
+        "created": old.get("created") or datetime.now().isoformat(timespec="seconds"),
+        "config": config.to_dict(),
+        "settings": settings.to_dict(),
+        "meta": dict(extra or {}),
+    }
+    _write_atomic(run_dir / "model.pt", _model_bytes(model))
+    _write_atomic(run_dir / "metrics.csv", history.to_csv(index=False).encode())
+    _write_atomic(run_dir / "config.json", json.dumps(info, indent=2).encode())
+    return run_dir
+
+
+def _parse_info(info: dict, where: str) -> tuple[LeNetConfig, "TrainSettings"]:  # noqa: F821
+    from .train import TrainSettings  # here, not at the top: lenet.train imports this module
+
+    try:
+        config = LeNetConfig.from_dict(info["config"])
+        build_lenet(config)
+        settings = TrainSettings.from_dict(info["settings"])
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{where} does not describe a valid run: {e}") from None
+    return config, settings
+
+
+def _parse_metrics(data: bytes, where: str) -> pd.DataFrame:
+    try:
+        history = pd.read_csv(io.BytesIO(data)) if data.strip() else pd.DataFrame(columns=METRIC_COLUMNS)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise ValueError(f"{where} is not a readable CSV file ({e}).") from None
+    missing = [c for c in METRIC_COLUMNS if c not in history.columns]
+    if missing:
+        raise ValueError(f"{where} lacks the columns {missing}.")
+    return history
+
+
+def load_run(run_dir: Path) -> Run:
+    """Read a run folder back; a missing or malformed file is a ValueError that names it."""
+    run_dir = Path(run_dir)
+    info = _read_json(run_dir / "config.json")
+    config, settings = _parse_info(info, str(run_dir / "config.json"))
+    metrics = run_dir / "metrics.csv"
+    if not metrics.exists():
+        raise ValueError(f"{run_dir} has no metrics.csv.")
+    history = _parse_metrics(metrics.read_bytes(), str(metrics))
+    name = str(info.get("name") or _default_name(run_dir))
+    meta = info.get("meta") if isinstance(info.get("meta"), dict) else {}
+    return Run(run_dir, name, config, settings, history, str(info.get("created", "")), meta)
+
+
+def _load_weights(model: nn.Module, data: bytes, where: str) -> nn.Module:
+    try:
+        state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises many kinds (UnpicklingError, RuntimeError, EOFError) for a bad file
+        raise ValueError(f"{where} is not a readable PyTorch state_dict ({type(e).__name__}: {e}).") from None
+    if not isinstance(state, dict):
+        raise ValueError(f"{where} holds a {type(state).__name__}, not a state_dict.")
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as e:
+        raise ValueError(f"{where} does not match config.json: {e}") from None
+    return model
+
+
+def load_model(run_dir: Path) -> nn.Module:
+    """The run's model rebuilt from config.json, with its weights, in eval mode."""
+    run_dir = Path(run_dir)
+    info = _read_json(run_dir / "config.json")
+    config, _ = _parse_info(info, str(run_dir / "config.json"))
+    weights = run_dir / "model.pt"
+    if not weights.exists():
+        raise ValueError(f"{run_dir} has no model.pt.")
+    return _load_weights(build_lenet(config), weights.read_bytes(), str(weights)).eval()
+
+
+def _summary(path: Path) -> dict:
+    row = {"name": _default_name(path), "folder": path.name, "path": str(path)}
+    if not any(path.iterdir()):
+        return row | {"status": "broken: empty folder"}
+    try:
+        run = load_run(path)
+    except ValueError as e:
+        return row | {"status": f"broken: {e}"}
+    last = run.history.iloc[-1] if len(run.history) else {}
+    return row | {
+        "name": run.name,
+        "created": run.created,
+        "status": run.meta.get("status", "saved"),
+        "epochs": len(run.history),
+        "train_loss": last.get("train_loss"),
+        "train_acc": last.get("train_acc"),
+        "test_acc": last.get("test_acc"),
+        "dataset": run.settings.dataset,
+    }
+
+
+def list_runs(root: Path | None = None) -> pd.DataFrame:
+    """One row per run folder, newest first; a broken folder is a row whose status says why."""
+    root = Path(root) if root is not None else runs_root()
+    folders = sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")), reverse=True) \
+        if root.is_dir() else []
+    rows = [_summary(p) for p in folders]
+    table = pd.DataFrame(rows, columns=LIST_COLUMNS)
+    return table.sort_values("created", ascending=False, kind="stable", na_position="last").reset_index(drop=True)
+
+
+def rename_run(run_dir: Path, new_name: str) -> None:
+    """Change the display name kept in config.json; the folder stays where it is."""
+    new_name = new_name.strip()
+    if not new_name or len(new_name) > MAX_NAME_CHARS:
+        raise ValueError(f"A run name needs 1 to {MAX_NAME_CHARS} characters (got {len(new_name)}).")
+    path = Path(run_dir) / "config.json"
+    info = _read_json(path)
+    info["name"] = new_name
+    _write_atomic(path, json.dumps(info, indent=2).encode())
+
+
+def delete_run(run_dir: Path) -> None:
+    """Remove a run folder; refuses a folder holding anything but a run's files."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise ValueError(f"{run_dir} is not a folder.")
+    strangers = [p.name for p in run_dir.iterdir() if p.name not in RUN_FILES and not p.name.endswith(".tmp")]
+    if strangers:
+        raise ValueError(f"{run_dir} holds files that are not part of a run ({', '.join(sorted(strangers)[:5])}); "
+                         "not deleting it.")
+    shutil.rmtree(run_dir)
+
+
+def export_run(run_dir: Path) -> bytes:
+    """The run folder's three files as a .zip, for download."""
+    run_dir = Path(run_dir)
+    load_run(run_dir)  # refuse to export a broken run
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name in RUN_FILES:
+            zf.write(run_dir / name, name)
+    return buffer.getvalue()
+
+
+def _read_zip(data: bytes) -> dict[str, bytes]:
+    """The three run files from a zip, refusing anything else, oversized entries included."""
+    if len(data) > MAX_ZIP_BYTES:
+        raise ValueError(f"The file is {len(data) / 1e6:.0f} MB; a run zip may be at most {MAX_ZIP_BYTES / 1e6:.0f} MB.")
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        raise ValueError("The file is not a zip archive.") from None
+    with zf:
+        infos = zf.infolist()
+        names = [i.filename for i in infos]
+        if sorted(names) != sorted(RUN_FILES):
+            raise ValueError(f"A run zip holds exactly {', '.join(RUN_FILES)} at its top level; this one holds "
+                             f"{', '.join(names[:10]) or 'nothing'}.")
+        files = {}
+        for info in infos:
+            if info.file_size > MAX_FILE_BYTES:
+                raise ValueError(f"{info.filename} is too large ({info.file_size / 1e6:.0f} MB).")
+            try:
+                with zf.open(info) as f:
+                    content = f.read(MAX_FILE_BYTES + 1)
+            except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as e:
+                raise ValueError(f"{info.filename} in the zip cannot be read ({e}).") from None
+            if len(content) > MAX_FILE_BYTES:
+                raise ValueError(f"{info.filename} unpacks to more than {MAX_FILE_BYTES / 1e6:.0f} MB.")
+            files[info.filename] = content
+    return files
+
+
+def import_run(data: bytes, root: Path | None = None) -> Path:
+    """Check a zip made by export_run and unpack it into a new run folder; returns that folder."""
+    files = _read_zip(data)
+    try:
+        info = json.loads(files["config.json"])
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"config.json in the zip is not readable JSON ({e}).") from None
+    if not isinstance(info, dict) or not isinstance(info.get("config"), dict) or not isinstance(info.get("settings"), dict):
+        raise ValueError("config.json in the zip lacks the 'config' and 'settings' sections of a run.")
+    config, _ = _parse_info(info, "config.json in the zip")
+    _parse_metrics(files["metrics.csv"], "metrics.csv in the zip")
+    _load_weights(build_lenet(config), files["model.pt"], "model.pt in the zip")
+    name = str(info.get("name") or "imported")[:MAX_NAME_CHARS]
+    run_dir = new_run_dir(name, root)
+    for file_name in RUN_FILES:
+        _write_atomic(run_dir / file_name, files[file_name])
+    return run_dir
