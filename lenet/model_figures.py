@@ -194,21 +194,27 @@ def mistakes_gallery(
 
 
 def _history_frame(history) -> pd.DataFrame:
-    """A DataFrame from a DataFrame, or a list of dicts or dataclasses, with an `epoch` column."""
+    """A DataFrame with a (fractional) `epoch` column from a DataFrame, or a list of dicts or dataclasses.
+
+    Progress reports (1-based epoch, batch, batches_per_epoch) sit at epoch - 1 + batch / batches_per_epoch.
+    """
     if isinstance(history, pd.DataFrame):
         frame = history
     else:
         frame = pd.DataFrame([dataclasses.asdict(p) if dataclasses.is_dataclass(p) else dict(p) for p in history])
     if len(frame) and "epoch" not in frame:
         raise ValueError(f"A training history needs an 'epoch' column; it has {list(frame.columns)}.")
+    if {"batch", "batches_per_epoch"} <= set(frame.columns):
+        frame = frame.assign(epoch=frame["epoch"] - 1 + frame["batch"] / frame["batches_per_epoch"])
     return frame
 
 
 def training_curves(history, epochs: int | None = None, title: str = "Training") -> go.Figure:
     """Train loss, train accuracy and test accuracy against (possibly fractional) epochs, like d2l's Animator.
 
-    history: a DataFrame or a list of dicts/dataclasses with `epoch` and any of train_loss, train_acc,
-    test_acc; missing values (e.g. no test accuracy within an epoch) are skipped.
+    history: a run's history DataFrame, or a list of dicts or dataclasses (e.g. lenet.train's Progress
+    reports) with `epoch` and any of train_loss, train_acc, test_acc; missing values (no test accuracy
+    within an epoch) are skipped.
     """
     frame = _history_frame(history)
     fig = go.Figure()
