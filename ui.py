@@ -1,11 +1,86 @@
-"""Streamlit helpers that every page shares (kept out of pages/, where every .py file is a page)."""
+"""Streamlit helpers that every page shares (kept out of pages/, where every .py file is a page).
+
+Settings live in the URL: the widget helpers below bind each widget to the query parameter named
+by its key (Streamlit's bind="query-params"), so a bookmarked or shared URL restores the view.
+Out-of-range or malformed values in a URL are ignored by Streamlit and the default is used.
+"""
 
 from __future__ import annotations
 
+from typing import Any, Callable, Sequence
+
+import plotly.graph_objects as go
 import streamlit as st
+
+from lenet.figures import png_config
+
+URL = "query-params"
+# Thousands separators for the count columns of layer_table and parameter_comparison.
+COUNT_COLUMNS = {
+    name: st.column_config.NumberColumn(format="localized")
+    for name in ("parameters", "MACs", "activation bytes", "float32 bytes")
+}
 
 
 def setup_page(title: str, icon: str = "🧠") -> None:
     """Page config and the sidebar note; call first on every page."""
     st.set_page_config(page_title=f"{title} · LeNet Lab", page_icon=icon, layout="wide")
     st.sidebar.caption("LeNet Lab · follows d2l's chapter on convolutional networks")
+
+
+def number(label: str, key: str, min_value: int, max_value: int, default: int, help: str) -> int:
+    """A whole-number input kept in the URL under `key`."""
+    return st.number_input(label, min_value, max_value, default, step=1, key=key, help=help, bind=URL)
+
+
+def real(label: str, key: str, min_value: float, max_value: float, default: float, help: str, format: str = "%.3f") -> float:
+    """A decimal-number input kept in the URL under `key`."""
+    return st.number_input(label, min_value, max_value, default, key=key, help=help, format=format, bind=URL)
+
+
+def choice(label: str, key: str, options: Sequence[str], help: str) -> str:
+    """A horizontal radio kept in the URL under `key`; the first option is the default."""
+    return st.radio(label, options, key=key, help=help, horizontal=True, bind=URL)
+
+
+def text(label: str, key: str, default: str, help: str) -> str:
+    """A one-line text input kept in the URL under `key`."""
+    return st.text_input(label, default, key=key, help=help, bind=URL)
+
+
+def step_slider(label: str, key: str, total: int, help: str) -> int:
+    """Which window to show, 1..total; a plain caption when there is only one."""
+    if total == 1:
+        st.caption("There is only one window position.")
+        return 1
+    return st.slider(label, 1, total, 1, key=key, help=help, bind=URL)
+
+
+def presets(examples: dict[str, dict[str, Any]], label: str = "Examples") -> None:
+    """One button per example; a click sets those widgets (and so the URL) at once."""
+    def apply(values: dict[str, Any]) -> None:
+        st.session_state.update(values)
+
+    st.caption(label)
+    for column, (name, values) in zip(st.columns(len(examples)), examples.items()):
+        column.button(name, on_click=apply, args=(values,), width="stretch")
+
+
+def show_figure(fig: go.Figure, filename: str) -> None:
+    """A plotly figure across the page, with a PNG download in its toolbar."""
+    st.plotly_chart(fig, width="stretch", config=png_config(filename))
+
+
+def show_code(code: str, label: str = "Show the code") -> None:
+    """The torch lines that reproduce what the page shows, folded away."""
+    with st.expander(label, icon=":material/code:"):
+        st.code(code, language="python")
+
+
+def checked(func: Callable, *args, **kwargs):
+    """func(*args, **kwargs), or None after showing its ValueError on the page (never a traceback)."""
+    try:
+        return func(*args, **kwargs)
+    except ValueError as e:
+        st.error(str(e), icon="⚠️")
+        return None
