@@ -121,3 +121,10 @@ def data_source(name: str = "fashion-mnist") -> str | None:
 def available_datasets() -> list[str]:
     """The datasets that can be loaded right now without a download."""
     return [name for name in DATASETS if data_source(name)]
+
+
+def torchvision_dataset(name: str = "fashion-mnist", train: bool = True, transform=None):
+    """torchvision's own dataset object over the same files as load_split (the textbook loop in lenet.bench)."""
+    load_split(name, train)  # finds the files, or raises DatasetNotFoundError
+    root, _ = _torchvision_root(name, PROJECT_DATA_DIR) or (PROJECT_DATA_DIR, "downloaded")
+    return DATASETS[name](str(root), train=train, transform=transform, download=False)

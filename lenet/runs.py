@@ -46,15 +46,16 @@ def runs_root() -> Path:
     return Path(os.environ["LENET_RUNS_DIR"]) if os.environ.get("LENET_RUNS_DIR") else PROJECT_RUNS_DIR
 
 
-def _slug(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:40] or "run"
+def _folder_safe(name: str) -> str:
+    """name with path separators and other odd characters replaced, so it can end a folder name."""
+    return re.sub(r"[^\w -]+", "-", " ".join(name.split())).strip(" -")[:60] or "run"
 
 
 def new_run_dir(name: str | None = None, root: Path | None = None) -> Path:
-    """Create an empty, unique folder named <date>-<time>-<slug of name>, so folders sort by age."""
+    """Create an empty, unique folder named <date>-<time>-<name>, so folders sort by age."""
     root = Path(root) if root is not None else runs_root()
     root.mkdir(parents=True, exist_ok=True)
-    base = f"{datetime.now():%Y%m%d-%H%M%S}-{_slug(name or 'run')}"
+    base = f"{datetime.now():%Y%m%d-%H%M%S}-{_folder_safe(name or 'run')}"
     for i in range(1000):
         path = root / (base if i == 0 else f"{base}-{i}")
         try:
