@@ -345,7 +345,8 @@ def train(config: LeNetConfig, settings: TrainSettings, on_progress: Callable[[P
         if run_dir is not None and rows:
             _save(run_dir, config, settings, rows, model, "stopped", device)
     history = pd.DataFrame(rows, columns=HISTORY_COLUMNS)
-    return TrainResult(model.eval(), config, settings, history, stopped, str(device), run_dir,
+    model = model.to(memory_format=torch.contiguous_format).eval()  # as load_model would give it back
+    return TrainResult(model, config, settings, history, stopped, str(device), run_dir,
                        time.perf_counter() - start)
 
 
