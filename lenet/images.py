@@ -13,6 +13,7 @@ MAX_PIXELS = 25_000_000  # a 24-megapixel photo fits; decoding one takes ~25 MB 
 FORMATS = ("PNG", "JPEG")
 SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff")
 SIZE = 28
+BOX = {"fashion-mnist": 28, "mnist": 20}  # how much of the 28 x 28 frame each dataset's objects fill
 PREVIEW_SCALE = 8
 
 
@@ -63,36 +64,35 @@ def _border(x: np.ndarray) -> np.ndarray:
     return np.concatenate([x[0], x[-1], x[:, 0], x[:, -1]])
 
 
-def to_dataset_style(gray: np.ndarray, box: int = 20) -> np.ndarray:
+def to_dataset_style(gray: np.ndarray, box: int = 28) -> np.ndarray:
     """A light-on-dark, background-0, object fitted in a box x box square centred in 28 x 28 (floats in [0, 1])."""
     if not 1 <= box <= SIZE:
         raise ValueError(f"box must be between 1 and {SIZE} pixels (got {box}).")
     if np.median(_border(gray)) > 0.5:  # a light background: Fashion-MNIST is light on dark
         gray = 1 - gray
-    background = np.median(_border(gray))
-    peak = gray.max()
-    if peak - background < 0.05:
+    x = np.clip(gray - np.median(_border(gray)), 0, 1)
+    if x.max() < 0.05:
         raise ValueError("The image is blank: nothing stands out from its background.")
-    x = np.clip((gray - background) / (peak - background), 0, 1)
-    rows, cols = np.nonzero(x > 0.05)
+    rows, cols = np.nonzero(x > 0.05 * x.max())
     x = x[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
     h, w = x.shape
     scale = box / max(h, w)
     new_h, new_w = max(1, round(h * scale)), max(1, round(w * scale))
     small = np.asarray(Image.fromarray(x.astype(np.float32)).resize((new_w, new_h), Image.Resampling.LANCZOS))
+    small = np.clip(small / small.max(), 0, 1)  # white point after resizing, which averages away JPEG ringing
     out = np.zeros((SIZE, SIZE))
     top, left = (SIZE - new_h + 1) // 2, (SIZE - new_w + 1) // 2  # the odd pixel on top and left, as in the datasets
-    out[top : top + new_h, left : left + new_w] = np.clip(small, 0, 1)
+    out[top : top + new_h, left : left + new_w] = small
     return out
 
 
-def load_uploaded_image(data: bytes, box: int = 20) -> tuple[torch.Tensor, Image.Image]:
+def load_uploaded_image(data: bytes, box: int = 28) -> tuple[torch.Tensor, Image.Image]:
     """A PNG or JPEG file's bytes -> (28 x 28 uint8 tensor, that image enlarged 8x to show).
 
     Like the dataset: grayscale, light object on a black background (inverted when the background
-    is light), the object fitted in a box x box square centred in 28 x 28 (20 like MNIST; Fashion-MNIST
-    fills all 28). An animated PNG gives its first frame. Raises ValueError with a sentence for
-    the user on anything else: too many bytes or pixels, damaged files, other formats, blank images.
+    is light), the object fitted in a box x box square centred in 28 x 28: all 28 for Fashion-MNIST,
+    20 for MNIST (see BOX). An animated PNG gives its first frame. Raises ValueError with a sentence
+    for the user on anything else: too many bytes or pixels, damaged files, other formats, blank images.
     """
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise ValueError(f"Expected the file's bytes, not {type(data).__name__}.")

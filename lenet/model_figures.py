@@ -18,7 +18,7 @@ CURVES = {  # column -> (legend, line style), like d2l's Animator
     "test_acc": ("test acc", "dashdot"),
 }
 COLORS = {"train_loss": "#1f77b4", "train_acc": "#c03cc0", "test_acc": "#2ca02c"}
-WIDE = 1100  # the plot width we design for: a wide Streamlit page on a 1280-pixel screen
+WIDE = 950  # the plotting width we design for: a wide Streamlit page on a 1280-pixel screen
 
 
 def _numpy(values) -> np.ndarray:
@@ -78,8 +78,9 @@ def _grid(
     if shared_scale:
         fig.update_layout(coloraxis=dict(colorscale=colorscale, cmin=lo, cmax=hi, showscale=showscale,
                                          colorbar=dict(thickness=12)))
-    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, constrain="domain")
-    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, autorange="reversed", constrain="domain")
+    plain = dict(showticklabels=False, ticks="", showgrid=False, zeroline=False, constrain="domain")
+    fig.update_xaxes(**plain)
+    fig.update_yaxes(autorange="reversed", **plain)
     for i in range(1, n + 1):
         fig.layout[f"yaxis{i if i > 1 else ''}"].scaleanchor = f"x{i if i > 1 else ''}"
     fig.update_annotations(font_size=12)
@@ -109,18 +110,18 @@ def image_grid(
 
 
 def filter_grid(weights, title: str = "Filters") -> go.Figure:
-    """Every kernel of a conv layer (c_o x c_i x k x k) as one mosaic: a row per output channel,
-    a column per input channel, on one colour scale centred on zero (red positive, blue negative)."""
+    """Every kernel of a conv layer (c_o x c_i x k x k) as one mosaic: a column per filter (output channel),
+    a row per input channel, on one colour scale centred on zero (red positive, blue negative)."""
     w = _numpy(weights)
     if w.ndim != 4:
         raise ValueError(f"Expected c_o x c_i x k_h x k_w weights, not shape {w.shape}.")
     c_out, c_in, kh, kw = w.shape
     gap = 1
-    mosaic = np.full((c_out * (kh + gap) - gap, c_in * (kw + gap) - gap), np.nan)
+    mosaic = np.full((c_in * (kh + gap) - gap, c_out * (kw + gap) - gap), np.nan)
     label = np.full(mosaic.shape, "", dtype=object)
     for o in range(c_out):
         for i in range(c_in):
-            top, left = o * (kh + gap), i * (kw + gap)
+            top, left = i * (kh + gap), o * (kw + gap)
             mosaic[top : top + kh, left : left + kw] = w[o, i]
             label[top : top + kh, left : left + kw] = f"filter {o}, input channel {i}"
     bound = float(np.abs(w).max()) or 1.0
@@ -129,12 +130,14 @@ def filter_grid(weights, title: str = "Filters") -> go.Figure:
         colorbar=dict(title="weight", thickness=12),
         hovertemplate="%{customdata}<br>weight %{z:.3f}<extra></extra>",
     ))
-    fig.update_xaxes(title="input channel", tickvals=[i * (kw + gap) + (kw - 1) / 2 for i in range(c_in)],
-                     ticktext=[str(i) for i in range(c_in)], showgrid=False, zeroline=False, constrain="domain")
-    fig.update_yaxes(title="filter (output channel)", tickvals=[o * (kh + gap) + (kh - 1) / 2 for o in range(c_out)],
-                     ticktext=[str(o) for o in range(c_out)], showgrid=False, zeroline=False, autorange="reversed",
-                     scaleanchor="x", constrain="domain")
-    height = min(760, max(260, 18 * mosaic.shape[0] + 120))
+    fig.update_xaxes(title="filter (output channel)", tickvals=[o * (kw + gap) + (kw - 1) / 2 for o in range(c_out)],
+                     ticktext=[str(o) for o in range(c_out)], ticks="", showgrid=False, zeroline=False,
+                     constrain="domain")
+    fig.update_yaxes(title="input channel", tickvals=[i * (kh + gap) + (kh - 1) / 2 for i in range(c_in)],
+                     ticktext=[str(i) for i in range(c_in)], ticks="", showgrid=False, zeroline=False,
+                     autorange="reversed", scaleanchor="x", constrain="domain")
+    pixel = min(40, WIDE / mosaic.shape[1])
+    height = int(np.clip(mosaic.shape[0] * pixel + 150, 240, 760))
     fig.update_layout(title=title, height=height, plot_bgcolor="white", margin=dict(l=10, r=10, t=60, b=10))
     return fig
 
@@ -155,18 +158,20 @@ def confusion_matrix_figure(cm: pd.DataFrame, title: str = "Confusion matrix") -
 def per_class_accuracy_figure(
     accuracy: pd.Series, overall: float | None = None, title: str = "Accuracy per class"
 ) -> go.Figure:
-    """One bar per class (as from Evaluation.per_class_accuracy()), with the overall accuracy as a line."""
+    """One bar per class (as from Evaluation.per_class_accuracy()), with the overall accuracy as a dashed line."""
     fig = go.Figure(go.Bar(
         x=[str(c) for c in accuracy.index], y=accuracy.to_numpy(), marker_color="#1f77b4",
-        text=[f"{v:.0%}" for v in accuracy], textposition="outside", cliponaxis=False,
+        text=[f"{v:.0%}" for v in accuracy], textposition="inside", insidetextanchor="end",
         hovertemplate="%{x}: %{y:.1%}<extra></extra>",
     ))
+    subtitle = None
     if overall is not None:
-        fig.add_hline(y=overall, line_dash="dash", line_color="#d62728",
-                      annotation_text=f"overall {overall:.1%}", annotation_position="bottom right")
-    fig.update_yaxes(title="accuracy", range=[0, 1.08], tickformat=".0%")
+        fig.add_hline(y=overall, line_dash="dash", line_color="#d62728")
+        subtitle = f"dashed line: overall accuracy {overall:.1%}"
+    fig.update_yaxes(title="accuracy", range=[0, 1], tickformat=".0%")
     fig.update_xaxes(title="true class")
-    fig.update_layout(title=title, height=400, margin=dict(l=10, r=10, t=60, b=10))
+    fig.update_layout(title=dict(text=title, subtitle=dict(text=subtitle)), height=400,
+                      margin=dict(l=10, r=10, t=80, b=10))
     return fig
 
 

@@ -14,7 +14,7 @@ from PIL import Image, features
 
 from lenet import images as images_module
 from lenet.data import load_split
-from lenet.images import MAX_BYTES, load_uploaded_image
+from lenet.images import BOX, MAX_BYTES, load_uploaded_image
 
 
 def encode(image: Image.Image, fmt: str = "PNG", **options) -> bytes:
@@ -43,8 +43,8 @@ def png_header_only(width: int, height: int) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 100)) + chunk(b"IEND", b"")
 
 
-def test_dark_on_light_is_inverted_and_fitted_in_a_centred_20_pixel_box():
-    pixels, picture = load_uploaded_image(encode(dark_shape_on_white()))
+def test_dark_on_light_is_inverted_and_fitted_in_a_centred_20_pixel_box_like_mnist():
+    pixels, picture = load_uploaded_image(encode(dark_shape_on_white()), box=BOX["mnist"])
     assert pixels.dtype == torch.uint8 and pixels.shape == (28, 28)
     top, bottom, left, right = bbox(pixels)
     assert right - left + 1 == 20, "the longer side fills the box"
@@ -55,11 +55,16 @@ def test_dark_on_light_is_inverted_and_fitted_in_a_centred_20_pixel_box():
     assert torch.equal(torch.from_numpy(np.asarray(picture)[::8, ::8].copy()), pixels)
 
 
-def test_box_28_gives_fashion_mnist_images_back():
+def test_fashion_mnist_objects_fill_the_frame_by_default():
+    top, bottom, left, right = bbox(load_uploaded_image(encode(dark_shape_on_white()))[0])
+    assert (left, right) == (0, 27) and bottom - top + 1 in (18, 19)
+
+
+def test_fashion_mnist_images_come_back_almost_unchanged():
     split = load_split("fashion-mnist", train=False)
     diffs = []
     for image in split.images[:50]:
-        pixels, _ = load_uploaded_image(encode(Image.fromarray(image.numpy())), box=28)
+        pixels, _ = load_uploaded_image(encode(Image.fromarray(image.numpy())))
         diffs.append((pixels.float() - image.float()).abs().mean().item())
     assert np.median(diffs) < 0.5 and np.mean(diffs) < 3, diffs
 
@@ -83,7 +88,7 @@ def test_light_object_on_dark_background_is_kept_as_is():
     image.paste(200, (10, 5, 40, 45))
     pixels, _ = load_uploaded_image(encode(image))
     top, bottom, left, right = bbox(pixels)
-    assert bottom - top + 1 == 20 and pixels[14, 14] == 255
+    assert bottom - top + 1 == 28 and pixels[14, 14] == 255
 
 
 @pytest.mark.parametrize("ink", [0, 255])
@@ -92,7 +97,7 @@ def test_transparent_background_becomes_black_whatever_the_ink(ink):
     image.paste((ink, ink, ink, 255), (20, 10, 40, 50))
     pixels, _ = load_uploaded_image(encode(image))
     top, bottom, left, right = bbox(pixels)
-    assert (bottom - top + 1, right - left + 1) == (20, 10)
+    assert (bottom - top + 1, right - left + 1) == (28, 14)
     assert pixels[14, 14] == 255
 
 
@@ -102,7 +107,7 @@ def test_palette_with_transparency():
     image.paste(1, (5, 10, 35, 30))
     pixels, _ = load_uploaded_image(encode(image, transparency=0))
     top, bottom, left, right = bbox(pixels)
-    assert right - left + 1 == 20 and pixels[14, 14] == 255 and pixels[0, 0] == 0
+    assert right - left + 1 == 28 and pixels[14, 14] == 255 and pixels[0, 0] == 0
 
 
 def test_16_bit_png_matches_its_8_bit_twin():

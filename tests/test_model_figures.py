@@ -86,21 +86,22 @@ def test_image_grid_takes_one_image_and_checks_names():
         image_grid(torch.rand(2, 2, 2, 2), "too many dimensions")
 
 
-def test_filter_grid_places_each_kernel_in_its_row_and_column(model):
+def test_filter_grid_places_each_kernel_in_its_column_and_row(model):
     weights = conv_filters(model)["conv2"]
     fig = filter_grid(weights, "conv2")
     z = np.array(fig.data[0].z, dtype=float)
-    assert z.shape == (16 * 6 - 1, 6 * 6 - 1)
+    assert z.shape == (6 * 6 - 1, 16 * 6 - 1)
     for o in range(16):
         for i in range(6):
-            np.testing.assert_allclose(z[o * 6 : o * 6 + 5, i * 6 : i * 6 + 5], weights[o, i].numpy(), rtol=1e-6)
+            np.testing.assert_allclose(z[i * 6 : i * 6 + 5, o * 6 : o * 6 + 5], weights[o, i].numpy(), rtol=1e-6)
     assert np.isnan(z[5]).all() and np.isnan(z[:, 5]).all(), "gaps between kernels"
     bound = weights.abs().max().item()
     assert fig.data[0].zmin == pytest.approx(-bound) and fig.data[0].zmax == pytest.approx(bound)
-    assert list(fig.layout.xaxis.ticktext) == [str(i) for i in range(6)]
+    assert list(fig.layout.xaxis.ticktext) == [str(o) for o in range(16)]
+    assert list(fig.layout.yaxis.ticktext) == [str(i) for i in range(6)]
     assert has_title(fig)
     first = filter_grid(conv_filters(model)["conv1"])
-    assert np.array(first.data[0].z, dtype=float).shape == (6 * 6 - 1, 5)
+    assert np.array(first.data[0].z, dtype=float).shape == (5, 6 * 6 - 1)
     with pytest.raises(ValueError, match="c_o x c_i"):
         filter_grid(weights[0])
 
@@ -121,6 +122,7 @@ def test_per_class_accuracy_figure(fake_evaluation):
     assert list(fig.data[0].x) == list(CLASSES)
     line = fig.layout.shapes[0]
     assert line.y0 == line.y1 == pytest.approx(fake_evaluation.accuracy)
+    assert f"{fake_evaluation.accuracy:.1%}" in fig.layout.title.subtitle.text
     assert has_title(fig)
 
 
