@@ -18,7 +18,7 @@ URL = "query-params"
 # Thousands separators for the count columns of layer_table and parameter_comparison.
 COUNT_COLUMNS = {
     name: st.column_config.NumberColumn(format="localized")
-    for name in ("parameters", "MACs", "activation bytes", "float32 bytes")
+    for name in ("parameters", "MACs", "activation bytes")
 }
 
 
@@ -62,8 +62,9 @@ def presets(examples: dict[str, dict[str, Any]], label: str = "Examples") -> Non
         st.session_state.update(values)
 
     st.caption(label)
-    for column, (name, values) in zip(st.columns(len(examples)), examples.items()):
-        column.button(name, on_click=apply, args=(values,), width="stretch")
+    with st.container(horizontal=True):
+        for name, values in examples.items():
+            st.button(name, on_click=apply, args=(values,))
 
 
 def show_figure(fig: go.Figure, filename: str) -> None:

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from plotly.subplots import make_subplots
 
-from .lessons import ShiftDemo, format_number, human_bytes, human_count, kernel_footprint, step_to_cell
+from .lessons import ShiftDemo, format_number, human_count, kernel_footprint, step_to_cell
 from .shapes import IntOrPair, as_pair, conv_output_shape
 
 WINDOW_COLOR = "#f97316"
@@ -80,33 +80,33 @@ def _grid_height(rows: int, extra: int = 150) -> int:
 
 
 def matrix_grid_figure(
-    grid: list[list[tuple | None]],
+    grid: list[list[tuple]],
     title: str,
     highlights: dict[tuple[int, int], list[tuple[int, int]]] | None = None,
 ) -> go.Figure:
-    """Matrices as annotated heatmaps on a grid of panels; grid[r][c] is (panel title, matrix), or
-    (panel title, matrix, plotly colorscale), or None for an empty panel.
+    """Matrices as annotated heatmaps on a grid of panels; each panel is (title, matrix) or
+    (title, matrix, plotly colorscale). Rows may be shorter than others: the missing panels stay empty.
 
     highlights maps a panel's (row, col), counted from 0, to the cells to outline in it.
     """
     n_rows, n_cols = len(grid), max(len(r) for r in grid)
-    widths = [max((p[1].shape[-1] for r in grid if c < len(r) and (p := r[c]) is not None), default=1) for c in range(n_cols)]
-    titles = [p[0] if c < len(r) and (p := r[c]) is not None else "" for r in grid for c in range(n_cols)]
+    widths = [max(row[c][1].shape[-1] for row in grid if c < len(row)) for c in range(n_cols)]
+    tallest = max(panel[1].shape[0] for row in grid for panel in row)
+    height = _grid_height(tallest * n_rows, extra=150 + 60 * n_rows)
     fig = make_subplots(
-        rows=n_rows, cols=n_cols, subplot_titles=titles, column_widths=[w + 2 for w in widths],
-        horizontal_spacing=0.06, vertical_spacing=0.12 if n_rows > 1 else 0.1,
+        rows=n_rows, cols=n_cols, subplot_titles=[row[c][0] if c < len(row) else "" for row in grid for c in range(n_cols)],
+        column_widths=[w + 2 for w in widths], horizontal_spacing=0.06, vertical_spacing=min(0.3, 90 / height),
     )
-    for r, panels in enumerate(grid):
-        for c, panel in enumerate(panels):
-            if panel is None:
+    for r in range(n_rows):
+        for c in range(n_cols):
+            if c >= len(grid[r]):
                 fig.update_xaxes(visible=False, row=r + 1, col=c + 1)
                 fig.update_yaxes(visible=False, row=r + 1, col=c + 1)
                 continue
-            fig.add_trace(_heatmap(*panel[1:]), row=r + 1, col=c + 1)
-            _grid_axes(fig, r + 1, c + 1)
+            fig.add_trace(_heatmap(*grid[r][c][1:]), row=r + 1, col=c + 1)
+            _grid_axes(fig, r + 1, c + 1, "column" if r == n_rows - 1 else "", "row" if c == 0 else "")
             _outline_cells(fig, (highlights or {}).get((r, c), []), r + 1, c + 1)
-    tallest = max(p[1].shape[0] for row in grid for p in row if p is not None)
-    return _finish(fig, title, _grid_height(tallest * n_rows, extra=150 + 60 * n_rows))
+    return _finish(fig, title, height)
 
 
 def sliding_window_figure(
@@ -210,7 +210,7 @@ def kernel_comparison_figure(learned: torch.Tensor, target: torch.Tensor) -> go.
 
 def parameter_figure(table: pd.DataFrame) -> go.Figure:
     """Horizontal bars of parameter counts on a log axis, labelled with the count and the float32 memory."""
-    labels = [f"{human_count(n)} · {human_bytes(b)}" for n, b in zip(table["parameters"], table["float32 bytes"])]
+    labels = [f"{human_count(n)} · {memory}" for n, memory in zip(table["parameters"], table["float32 memory"])]
     fig = go.Figure(
         go.Bar(
             x=table["parameters"], y=table["layer"], orientation="h", text=labels, textposition="auto",
@@ -219,7 +219,7 @@ def parameter_figure(table: pd.DataFrame) -> go.Figure:
         )
     )
     fig.update_xaxes(title_text="parameters (log scale)", type="log")
-    fig.update_yaxes(title_text="", autorange="reversed", automargin=True)
+    fig.update_yaxes(title_text="layer", autorange="reversed", automargin=True)
     return _finish(fig, "Parameters and float32 memory", 380)
 
 

@@ -261,27 +261,23 @@ def parameter_comparison(
     n_in = channels * height * width
     padding = (kernel_size - 1) // 2
     out_h, out_w = conv_output_shape((height, width), kernel_size, padding)
-    rows = [
-        (f"Dense layer: {n_in:,} inputs → {hidden:,} units", mlp_parameter_count(n_in, [hidden])),
-        (
-            f"Dense layer with the conv layer's output size ({conv_channels}×{out_h}×{out_w})",
-            dense_equivalent_parameter_count(channels, (height, width), conv_channels, kernel_size, padding),
+    counts = {
+        f"Dense layer: {n_in:,} inputs → {hidden:,} units": mlp_parameter_count(n_in, [hidden]),
+        f"Dense layer with the conv layer's output size ({conv_channels}×{out_h}×{out_w})": dense_equivalent_parameter_count(
+            channels, (height, width), conv_channels, kernel_size, padding
         ),
-        (
-            f"Conv layer: {channels} → {conv_channels} channels, {kernel_size}×{kernel_size} kernel",
-            conv_parameter_count(channels, conv_channels, kernel_size),
+        f"Conv layer: {channels} → {conv_channels} channels, {kernel_size}×{kernel_size} kernel": conv_parameter_count(
+            channels, conv_channels, kernel_size
         ),
-        ("d2l's LeNet, all layers (1×28×28 input)", lenet_parameter_count()),
-    ]
-    table = pd.DataFrame(rows, columns=["layer", "parameters"])
-    table["float32 bytes"] = 4 * table["parameters"]
-    table["float32 memory"] = [human_bytes(n) for n in table["float32 bytes"]]
-    return table
+        "d2l's LeNet, all layers (1×28×28 input)": lenet_parameter_count(),
+    }
+    rows = [(layer, n, 4 * n, human_bytes(4 * n)) for layer, n in counts.items()]  # Python ints: no int64 overflow
+    return pd.DataFrame(rows, columns=["layer", "parameters", "float32 bytes", "float32 memory"])
 
 
 def human_count(n: int) -> str:
     """3_600_000_100 -> '3.6 billion'; small numbers keep every digit."""
-    for size, word in ((10**12, "trillion"), (10**9, "billion"), (10**6, "million")):
+    for size, word in ((10**15, "quadrillion"), (10**12, "trillion"), (10**9, "billion"), (10**6, "million")):
         if n >= size:
             return f"{n / size:.3g} {word}"
     return f"{n:,}"
@@ -289,7 +285,7 @@ def human_count(n: int) -> str:
 
 def human_bytes(n: int) -> str:
     """14_400_000_400 -> '14.4 GB' (decimal units, as disks and the curriculum count)."""
-    for size, unit in ((10**15, "PB"), (10**12, "TB"), (10**9, "GB"), (10**6, "MB"), (10**3, "kB")):
+    for size, unit in ((10**18, "EB"), (10**15, "PB"), (10**12, "TB"), (10**9, "GB"), (10**6, "MB"), (10**3, "kB")):
         if n >= size:
             return f"{n / size:.3g} {unit}"
     return f"{n} bytes"

@@ -39,7 +39,8 @@ if out_hw is not None:
     st.latex(rf"\text{{parameters}} = {c_o} \cdot {c_i} \cdot {k} \cdot {k} + {c_o} = {conv_parameter_count(c_i, c_o, k):,}")
 
     st.header("The sum over input channels")
-    o = ui.number("Output channel to explain", "o", 0, c_o - 1, 0, "Which output channel to build channel by channel.")
+    with st.columns(4)[0]:
+        o = ui.number("Output channel to explain", "o", 0, c_o - 1, 0, "Which output channel to build, channel by channel.")
     figure = channels_figure(X, K, o, per_channel_correlations(X, K[o]), corr2d_multi_in(X, K[o]))
     ui.show_figure(figure, "channels_sum")
     st.success(f"Checked: the library's result equals torch.nn.functional.conv2d (largest difference {torch_difference(X, K):g}).")

@@ -21,8 +21,8 @@ st.markdown(
 FOUR_BY_FOUR = "0 1 2 3; 4 5 6 7; 8 9 10 11; 12 13 14 15"
 ui.presets(
     {
-        "d2l: 2×2 max, stride 1": dict(X="0 1 2; 3 4 5; 6 7 8", mode="max", k_h=2, k_w=2, p_h=0, p_w=0, s_h=1, s_w=1),
-        "d2l: 2×2 average, stride 1": dict(X="0 1 2; 3 4 5; 6 7 8", mode="avg", k_h=2, k_w=2, p_h=0, p_w=0, s_h=1, s_w=1),
+        "2×2 max, stride 1 (d2l)": dict(X="0 1 2; 3 4 5; 6 7 8", mode="max", k_h=2, k_w=2, p_h=0, p_w=0, s_h=1, s_w=1),
+        "2×2 average, stride 1 (d2l)": dict(X="0 1 2; 3 4 5; 6 7 8", mode="avg", k_h=2, k_w=2, p_h=0, p_w=0, s_h=1, s_w=1),
         "MaxPool2d(3)": dict(X=FOUR_BY_FOUR, mode="max", k_h=3, k_w=3, p_h=0, p_w=0, s_h=3, s_w=3),
         "MaxPool2d(3, padding=1, stride=2)": dict(X=FOUR_BY_FOUR, mode="max", k_h=3, k_w=3, p_h=1, p_w=1, s_h=2, s_w=2),
         "MaxPool2d((2, 3), stride=(2, 3), padding=(0, 1))": dict(X=FOUR_BY_FOUR, mode="max", k_h=2, k_w=3, p_h=0, p_w=1, s_h=2, s_w=3),
@@ -68,8 +68,8 @@ if out_hw is not None:
 st.header("Pooling tolerates small shifts")
 st.markdown(
     "Take the edge image (white, black, white), find its vertical edges with $K = [1, -1]$, and move the "
-    "image a pixel to the right. Every edge in the conv output moves with it. After pooling, a value "
-    "only changes when the edge leaves its window, so fewer outputs change."
+    "image a pixel to the right. Every edge in the conv output moves with it. After pooling (max or "
+    "average, as chosen above), a value only changes when the edge leaves its window, so fewer outputs change."
 )
 columns = st.columns(3)
 with columns[0]:

@@ -39,9 +39,9 @@ with columns[2]:
 with columns[3]:
     hidden = ui.number("Hidden units", "hidden", 1, 10_000, 100, "Width of the one dense hidden layer (1 to 10,000).")
 with columns[4]:
-    conv_channels = ui.number("Conv output channels", "conv_channels", 1, 512, 6, "Output channels of the conv layer (1 to 512).")
+    conv_channels = ui.number("Conv channels", "conv_channels", 1, 64, 6, "Output channels of the conv layer (1 to 64).")
 with columns[5]:
-    kernel = ui.number("Conv kernel size", "kernel", 1, 11, 5, "k × k kernel with 'same' padding (1 to 11).")
+    kernel = ui.number("Kernel size", "kernel", 1, 11, 5, "k × k kernel with 'same' padding (1 to 11).")
 
 table = ui.checked(parameter_comparison, height, width, channels, hidden, conv_channels, kernel)
 if table is not None:
@@ -55,7 +55,7 @@ if table is not None:
         rf"\qquad \text{{conv: }} {conv_channels} \cdot {channels} \cdot {kernel}^2 + {conv_channels} = {conv:,}"
     )
     ui.show_figure(parameter_figure(table), "mlp_vs_cnn_parameters")
-    st.dataframe(table, hide_index=True, column_config=ui.COUNT_COLUMNS)
+    st.dataframe(table, hide_index=True, column_config=ui.COUNT_COLUMNS, column_order=("layer", "parameters", "float32 memory"))
     ui.show_code(parameter_count_code(height, width, channels, hidden, conv_channels, kernel))
 
 st.header("LeNet, layer by layer")
@@ -64,4 +64,4 @@ st.markdown(
     "sit in the first dense layer, which sees the 16×5×5 = 400 values the conv part leaves."
 )
 st.metric("LeNet parameters", f"{lenet_parameter_count():,}")
-st.dataframe(layer_table(LeNetConfig.classic()), hide_index=True, column_config=ui.COUNT_COLUMNS)
+st.dataframe(layer_table(LeNetConfig.classic()), hide_index=True, column_config=ui.COUNT_COLUMNS, height="content")

@@ -1,0 +1,381 @@
+"""The concept pages' library side: lessons helpers, 'show the code' snippets and plotly figures,
+checked against lenet's ops and against torch's own operators."""
+
+import contextlib
+import io
+import re
+
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings, strategies as st
+from torch import nn
+
+from lenet import (
+    EDGE_KERNEL,
+    LeNetConfig,
+    build_lenet,
+    conv_output_shape,
+    conv_parameter_count,
+    corr2d,
+    corr2d_1x1,
+    corr2d_multi_in,
+    corr2d_multi_in_out,
+    count_parameters,
+    edge_image,
+    learn_kernel,
+    mlp_parameter_count,
+    pool2d,
+)
+from lenet import figures, lessons, snippets
+
+X3 = torch.arange(9.0).reshape(3, 3)
+K2 = torch.tensor([[0.0, 1.0], [2.0, 3.0]])
+X16 = torch.arange(16.0).reshape(4, 4)
+
+
+def run_snippet(code: str) -> dict:
+    """Execute a snippet quietly and return its variables."""
+    namespace: dict = {}
+    with contextlib.redirect_stdout(io.StringIO()):
+        exec(compile(code, "<snippet>", "exec"), namespace)
+    return namespace
+
+
+# ---- parsing and worked arithmetic -------------------------------------------------------------
+
+def test_parse_and_format_matrix_round_trip():
+    X = lessons.parse_matrix("0 1 2; 3 4 5\n6, 7, 8.5")
+    assert torch.equal(X, torch.tensor([[0.0, 1.0, 2.0], [3.0, 4.0, 5.0], [6.0, 7.0, 8.5]]))
+    assert torch.equal(lessons.parse_matrix(lessons.format_matrix(X)), X)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [("", "empty"), ("1 2; 3", "same number"), ("1 a", "not a row of numbers"), ("1 inf", "inf or nan"),
+     ("; ".join(["1"] * 11), "at most 10")],
+)
+def test_parse_matrix_explains_bad_input(text, message):
+    with pytest.raises(ValueError, match=message):
+        lessons.parse_matrix(text)
+
+
+def test_window_arithmetic_worked_example():
+    assert lessons.window_arithmetic(X3, K2, (0, 0)) == "0×0 + 1×1 + 3×2 + 4×3 = 19"
+    assert lessons.window_arithmetic(torch.tensor([[1.0, 0.0]]), EDGE_KERNEL, (0, 0)) == "1×1 + 0×(-1) = 1"
+
+
+@settings(max_examples=30, deadline=None)
+@given(h=st.integers(1, 5), w=st.integers(1, 5), kh=st.integers(1, 3), kw=st.integers(1, 3), seed=st.integers(0, 99))
+def test_window_arithmetic_adds_up_to_corr2d(h, w, kh, kw, seed):
+    g = torch.Generator().manual_seed(seed)
+    X = torch.randint(-5, 6, (h + kh, w + kw), generator=g).float()
+    K = torch.randint(-3, 4, (kh, kw), generator=g).float()
+    Y = corr2d(X, K)
+    i, j = h // 2, w // 2
+    products, total = lessons.window_arithmetic(X, K, (i, j)).split(" = ")
+    assert float(total) == Y[i, j]
+    assert len(products.split(" + ")) == kh * kw
+
+
+@pytest.mark.parametrize("mode", ["max", "avg"])
+@pytest.mark.parametrize("k, p, s", [((2, 2), (0, 0), (1, 1)), ((3, 3), (1, 1), (2, 2)), ((2, 3), (0, 1), (2, 3))])
+def test_pool_arithmetic_matches_pool2d(mode, k, p, s):
+    Y = pool2d(X16, k, mode, p, s)
+    for i in range(Y.shape[0]):
+        for j in range(Y.shape[1]):
+            text = lessons.pool_arithmetic(X16, k, mode, p, s, (i, j))
+            assert text.startswith("max(" if mode == "max" else "mean(")
+            assert float(text.split(" = ")[1]) == pytest.approx(Y[i, j].item(), abs=1e-3)
+    assert lessons.pool_arithmetic(X3, 2, "max", 0, 1, (0, 0)) == "max(0, 1, 3, 4) = 4"
+
+
+def test_step_to_cell_walks_row_by_row():
+    assert [lessons.step_to_cell(t, (2, 3)) for t in range(1, 7)] == [(i, j) for i in range(2) for j in range(3)]
+    with pytest.raises(ValueError, match="between 1 and 6"):
+        lessons.step_to_cell(7, (2, 3))
+
+
+@settings(max_examples=30, deadline=None)
+@given(n=st.integers(3, 9), k=st.integers(1, 3), p=st.integers(0, 2), s=st.integers(1, 3), d=st.integers(1, 2))
+def test_kernel_footprint_is_what_torch_unfold_reads(n, k, p, s, d):
+    if d * (k - 1) + 1 > n + 2 * p:
+        return
+    padded_index = torch.arange((n + 2 * p) ** 2, dtype=torch.float32).reshape(1, 1, n + 2 * p, n + 2 * p)
+    windows = F.unfold(padded_index, k, dilation=d, stride=s)[0]  # (k*k, number of windows)
+    out_h, out_w = conv_output_shape(n, k, p, s, d)
+    assert windows.shape[1] == out_h * out_w
+    for step in range(1, out_h * out_w + 1):
+        cells = lessons.kernel_footprint(lessons.step_to_cell(step, (out_h, out_w)), k, s, d)
+        assert [r * (n + 2 * p) + c for r, c in cells] == windows[:, step - 1].long().tolist()
+
+
+@pytest.mark.parametrize(
+    "n, k, p, s, expected",
+    [(8, 3, 1, 2, (4, 4)), ((8, 8), (3, 5), (0, 1), (3, 4), (2, 2))],  # the curriculum's two examples
+)
+def test_output_size_formulas_end_with_the_output_size(n, k, p, s, expected):
+    lines = lessons.output_size_formulas(n, k, p, s)
+    assert [int(line.rsplit("=", 1)[1]) for line in lines] == list(conv_output_shape(n, k, p, s)) == list(expected)
+    assert "height" in lines[0] and "width" in lines[1]
+
+
+def test_output_size_formulas_with_dilation_and_errors():
+    line = lessons.output_size_formulas(8, 3, 0, 1, 2)[0]
+    assert "d_h" in line and int(line.rsplit("=", 1)[1]) == conv_output_shape(8, 3, 0, 1, 2)[0]
+    with pytest.raises(ValueError, match="padding at least"):
+        lessons.output_size_formulas(4, 7)
+
+
+def test_diverged():
+    assert not lessons.diverged([19.0, 1.0, 0.1])
+    assert lessons.diverged([19.0, 25.0]) and lessons.diverged([19.0, float("nan")]) and lessons.diverged([1.0, float("inf")])
+
+
+# ---- examples ----------------------------------------------------------------------------------
+
+def test_sample_image_is_a_fashion_mnist_image_or_the_pattern(monkeypatch):
+    image, caption = lessons.sample_image(3)
+    assert image.shape == (28, 28) and 0 <= image.min() and image.max() <= 1
+    assert caption.startswith(("Fashion-MNIST test image 3", "Built-in"))
+
+    def missing(*args, **kwargs):
+        raise lessons.DatasetNotFoundError("not here")
+
+    monkeypatch.setattr(lessons, "load_split", missing)
+    image, caption = lessons.sample_image(3)
+    assert torch.equal(image, lessons.pattern_image()) and "Built-in" in caption
+
+
+def test_example_kernels():
+    assert torch.equal(lessons.example_kernel("vertical edges", (1, 2)), EDGE_KERNEL)
+    assert torch.equal(lessons.example_kernel("horizontal edges", (2, 1)), EDGE_KERNEL.t())
+    assert lessons.example_kernel("blur", (3, 5)).sum().item() == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="kernel must be one of"):
+        lessons.example_kernel("sharpen", 3)
+
+
+def test_apply_conv_agrees_with_corr2d_and_the_shape_formula():
+    image = lessons.pattern_image()
+    K = lessons.example_kernel("vertical edges", 3)
+    assert torch.allclose(lessons.apply_conv(image, K), corr2d(image, K), atol=1e-6)
+    assert lessons.apply_conv(image, K, (1, 2), (2, 3), 2).shape == conv_output_shape(28, 3, (1, 2), (2, 3), 2)
+    with pytest.raises(ValueError, match="larger than the padded input"):
+        lessons.apply_conv(image, K, 0, 1, 20)
+
+
+def test_example_channels_is_d2l_and_agrees_with_torch():
+    X, K = lessons.example_channels(2, 3, 3, 2)
+    assert torch.equal(corr2d_multi_in(X, K[0]), torch.tensor([[56.0, 72.0], [104.0, 120.0]]))
+    assert torch.equal(K[1], K[0] + 1) and torch.equal(K[2], K[0] + 2)
+    assert lessons.torch_difference(X, K) == 0
+    partials = lessons.per_channel_correlations(X, K[1])
+    assert torch.equal(sum(partials), corr2d_multi_in(X, K[1]))
+    K1 = lessons.one_by_one_kernel(2, 3)
+    assert K1.shape == (3, 2, 1, 1) and lessons.matmul_difference(X, K1) == 0
+
+
+@pytest.mark.parametrize("mode", ["max", "avg"])
+@pytest.mark.parametrize("window, stride, shift", [(2, 1, 1), (2, 2, 1), (3, 1, 2), (2, 1, 0)])
+def test_shift_demo_against_torch(mode, window, stride, shift):
+    X = edge_image()
+    demo = lessons.shift_demo(X, EDGE_KERNEL, window, mode, stride, shift)
+    pool = F.max_pool2d if mode == "max" else F.avg_pool2d
+    conv = F.conv2d(X[None, None], EDGE_KERNEL[None, None])
+    conv_shifted = F.conv2d(torch.roll(X, shift, 1)[None, None], EDGE_KERNEL[None, None])
+    pooled, pooled_shifted = pool(conv, window, stride), pool(conv_shifted, window, stride)
+    assert len(demo.conv_changed) == int((conv != conv_shifted).sum())
+    assert len(demo.pooled_changed) == int((pooled != pooled_shifted).sum())
+    assert torch.allclose(demo.pooled_shifted, pooled_shifted[0, 0])
+
+
+def test_pooling_with_stride_one_hides_a_one_pixel_shift_better():
+    demo = lessons.shift_demo(edge_image(), EDGE_KERNEL, 2, "max", 1, 1)
+    assert len(demo.pooled_changed) / demo.pooled.numel() < len(demo.conv_changed) / demo.conv.numel()
+
+
+def test_parameter_comparison_twelve_megapixels():
+    table = lessons.parameter_comparison(3000, 4000, 3, 100, 6, 5)
+    dense, dense_same, conv, lenet = table["parameters"].tolist()
+    assert dense == mlp_parameter_count(3 * 3000 * 4000, [100]) == 36_000_000 * 100 + 100
+    assert table["float32 memory"][0] == "14.4 GB" and lessons.human_count(dense) == "3.6 billion"
+    assert conv == count_parameters(nn.Conv2d(3, 6, 5))
+    assert dense_same == count_parameters(nn.Linear(3 * 3000 * 4000, 6 * 3000 * 4000, device="meta"))
+    assert lenet == count_parameters(build_lenet(LeNetConfig.classic())) == 61_706
+    assert (table["float32 bytes"] == 4 * table["parameters"]).all()
+
+
+def test_human_units():
+    assert lessons.human_count(61_706) == "61,706" and lessons.human_count(2_500_000) == "2.5 million"
+    assert lessons.human_bytes(999) == "999 bytes" and lessons.human_bytes(1_820) == "1.82 kB"
+
+
+# ---- "show the code" snippets reproduce the pages' numbers -------------------------------------
+
+def test_corr2d_snippet():
+    X = lessons.parse_matrix("1 -2 3.5; 0 4 1; 2 2 -1")
+    assert torch.allclose(run_snippet(snippets.corr2d_code(X, K2))["Y"], corr2d(X, K2))
+
+
+def test_edge_snippet():
+    ns = run_snippet(snippets.edge_code())
+    assert torch.equal(ns["Y"], corr2d(edge_image(), EDGE_KERNEL))
+    assert torch.equal(ns["Y_t"], corr2d(edge_image().t(), EDGE_KERNEL))
+
+
+@pytest.mark.parametrize("lr, iterations", [(0.03, 10), (0.01, 4)])
+def test_learn_kernel_snippet(lr, iterations):
+    ns = run_snippet(snippets.learn_kernel_code(lr, iterations))
+    kernel, losses = learn_kernel(edge_image(), corr2d(edge_image(), EDGE_KERNEL), lr=lr, iterations=iterations)
+    assert torch.allclose(ns["conv2d"].weight.reshape(1, 2), kernel, atol=1e-5)
+    assert ns["losses"] == pytest.approx(losses, rel=1e-4)
+
+
+@pytest.mark.parametrize("n, k, p, s, d", [(8, 3, 1, 2, 1), ((8, 8), (3, 5), (0, 1), (3, 4), 1), ((9, 7), 3, 0, 1, (2, 3))])
+def test_conv_shape_snippet(n, k, p, s, d):
+    assert tuple(run_snippet(snippets.conv_shape_code(n, k, p, s, d))["Y"].shape[-2:]) == conv_output_shape(n, k, p, s, d)
+
+
+@pytest.mark.parametrize("c_i, c_o, n, k", [(2, 1, 3, 2), (3, 2, 4, 3), (1, 4, 5, 1)])
+def test_channel_snippets(c_i, c_o, n, k):
+    X, K = lessons.example_channels(c_i, c_o, n, k)
+    ns = run_snippet(snippets.channels_code(c_i, c_o, n, k))
+    assert torch.equal(ns["X"], X) and torch.equal(ns["K"], K)
+    assert torch.equal(ns["Y"], corr2d_multi_in_out(X, K))
+    assert ns["n_parameters"] == conv_parameter_count(c_i, c_o, k)
+    ns = run_snippet(snippets.one_by_one_code(c_i, c_o, n))
+    assert torch.equal(ns["Y"], corr2d_1x1(X, lessons.one_by_one_kernel(c_i, c_o)))
+
+
+@pytest.mark.parametrize(
+    "X, k, mode, p, s",
+    [(X3, 2, "max", 0, 1), (X3, 2, "avg", 0, 1), (X16, 3, "max", 0, 3), (X16, 3, "max", 1, 2),
+     (X16, (2, 3), "max", (0, 1), (2, 3)), (X16, 3, "avg", 1, 2)],
+)
+def test_pooling_snippet(X, k, mode, p, s):
+    assert torch.allclose(run_snippet(snippets.pooling_code(X, k, mode, p, s))["Y"], pool2d(X, k, mode, p, s))
+
+
+@pytest.mark.parametrize("mode", ["max", "avg"])
+def test_shift_snippet(mode):
+    ns = run_snippet(snippets.shift_code(2, mode, 1, 1))
+    demo = lessons.shift_demo(edge_image(), EDGE_KERNEL, 2, mode, 1, 1)
+    assert int((ns["conv"] != ns["conv_shifted"]).sum()) == len(demo.conv_changed)
+    assert int((ns["pooled"] != ns["pooled_shifted"]).sum()) == len(demo.pooled_changed)
+
+
+def test_parameter_count_snippet():
+    ns = run_snippet(snippets.parameter_count_code(3000, 4000, 3, 100, 6, 5))
+    table = lessons.parameter_comparison(3000, 4000, 3, 100, 6, 5)
+    assert [ns["dense"], ns["conv"], ns["lenet"]] == [table["parameters"][i] for i in (0, 2, 3)]
+
+
+# ---- figures -----------------------------------------------------------------------------------
+
+def heatmaps(fig):
+    return [t for t in fig.data if t.type == "heatmap"]
+
+
+def outlined_cells(fig, xref: str):
+    return sorted((round(s.y0 + 0.5), round(s.x0 + 0.5)) for s in fig.layout.shapes if s.xref == xref)
+
+
+def all_figures():
+    demo = lessons.shift_demo(edge_image(), EDGE_KERNEL, 2)
+    X, K = lessons.example_channels(2, 2, 3, 2)
+    K1 = lessons.one_by_one_kernel(2, 2)
+    image = lessons.pattern_image()
+    return {
+        "sliding window": figures.sliding_window_figure(X3, corr2d(X3, K2), (1, 0), 2, K=K2),
+        "padding": figures.padding_figure(8, 3, 1, 2, 1, 5),
+        "matrix grid": figures.matrix_grid_figure([[("X", X3), ("K", K2, "Oranges")]], "grid"),
+        "channels": figures.channels_figure(X, K, 1, lessons.per_channel_correlations(X, K[1]), corr2d_multi_in(X, K[1])),
+        "one by one": figures.one_by_one_figure(X, K1, corr2d_1x1(X, K1)),
+        "shift": figures.shift_figure(demo, 1),
+        "image pair": figures.image_pair_figure(image, lessons.apply_conv(image, torch.ones(3, 3), 0, 2), "t", "out"),
+        "loss": figures.loss_figure([19.0, 5.0, 1.0]),
+        "kernels": figures.kernel_comparison_figure(torch.tensor([[0.9, -1.1]]), EDGE_KERNEL),
+        "parameters": figures.parameter_figure(lessons.parameter_comparison(28, 28, 1, 100)),
+    }
+
+
+@pytest.mark.parametrize("name, fig", list(all_figures().items()))
+def test_every_figure_has_a_title_axis_labels_and_a_sensible_height(name, fig):
+    assert fig.layout.title.text
+    assert 300 <= fig.layout.height <= 800
+    axes = fig.layout.to_plotly_json()
+    assert any(fig.layout[key].title.text for key in axes if key.startswith("xaxis"))
+    assert any(fig.layout[key].title.text for key in axes if key.startswith("yaxis"))
+
+
+def test_png_config():
+    config = figures.png_config("pooling")
+    assert config["toImageButtonOptions"] == {"format": "png", "filename": "pooling", "scale": 2}
+
+
+def test_sliding_window_figure_draws_the_window_and_the_output():
+    Y = corr2d(X3, K2)
+    fig = figures.sliding_window_figure(X3, Y, (1, 0), 2, K=K2)
+    values, padding, kernel, output = heatmaps(fig)
+    assert torch.equal(torch.tensor(output.z), Y) and torch.equal(torch.tensor(kernel.z), K2)
+    assert torch.equal(torch.tensor(values.z), X3)
+    assert outlined_cells(fig, "x") == sorted(lessons.kernel_footprint((1, 0), 2))
+    assert outlined_cells(fig, "x3") == [(1, 0)]
+
+
+def test_padding_figure_marks_every_window_start_and_the_padding():
+    out_h, out_w = conv_output_shape(8, 3, 1, 2)
+    fig = figures.padding_figure(8, 3, 1, 2, 1, 6)
+    starts = next(t for t in fig.data if t.type == "scatter")
+    assert len(starts.x) == out_h * out_w and max(starts.x) == 2 * (out_w - 1)
+    inside, padding, output = heatmaps(fig)
+    padded = torch.tensor(padding.z, dtype=torch.float32)
+    assert padded.shape == (10, 10) and int((~padded.isnan()).sum()) == 10 * 10 - 8 * 8
+    assert torch.equal(torch.tensor(output.z), torch.arange(1.0, out_h * out_w + 1).reshape(out_h, out_w))
+    assert outlined_cells(fig, "x") == sorted(lessons.kernel_footprint(lessons.step_to_cell(6, (out_h, out_w)), 3, 2))
+
+
+def test_dilated_window_outlines_spread_cells():
+    fig = figures.padding_figure(8, 3, 0, 1, 2, 1)
+    assert outlined_cells(fig, "x") == [(r, c) for r in (0, 2, 4) for c in (0, 2, 4)]
+
+
+def test_channels_and_one_by_one_figures_show_the_library_results():
+    X, K = lessons.example_channels(3, 2, 4, 3)
+    total = corr2d_multi_in(X, K[1])
+    fig = figures.channels_figure(X, K, 1, lessons.per_channel_correlations(X, K[1]), total)
+    assert len(heatmaps(fig)) == 3 * 3 + 1
+    assert torch.equal(torch.tensor(heatmaps(fig)[-1].z), total)
+    K1 = lessons.one_by_one_kernel(3, 2)
+    Y = corr2d_1x1(X, K1)
+    k_panel, x_panel, y_panel = heatmaps(figures.one_by_one_figure(X, K1, Y))
+    assert torch.equal(torch.tensor(k_panel.z) @ torch.tensor(x_panel.z), torch.tensor(y_panel.z))
+    assert torch.equal(torch.tensor(y_panel.z).reshape(2, 4, 4), Y)
+
+
+def test_shift_figure_outlines_exactly_the_changed_cells():
+    demo = lessons.shift_demo(edge_image(), EDGE_KERNEL, 2)
+    fig = figures.shift_figure(demo, 1)
+    assert outlined_cells(fig, "x2") == sorted(demo.conv_changed)
+    assert outlined_cells(fig, "x4") == sorted(demo.pooled_changed)
+
+
+def test_image_pair_figure_draws_both_at_the_same_scale():
+    image = lessons.pattern_image()
+    out = lessons.apply_conv(image, torch.ones(3, 3) / 9, 0, 2)
+    fig = figures.image_pair_figure(image, out, "t", "out")
+    assert [torch.tensor(h.z).shape for h in heatmaps(fig)] == [image.shape, out.shape]
+    assert list(fig.layout.xaxis.range) == list(fig.layout.xaxis2.range) == [-0.5, 27.5]
+
+
+def test_line_and_bar_figures():
+    losses = [19.0, 5.0, 1.0]
+    assert list(figures.loss_figure(losses).data[0].y) == losses
+    assert figures.loss_figure(losses).layout.yaxis.type == "log"
+    table = lessons.parameter_comparison(3000, 4000, 3, 100)
+    fig = figures.parameter_figure(table)
+    assert fig.layout.xaxis.type == "log" and list(fig.data[0].x) == table["parameters"].tolist()
+    assert "14.4 GB" in fig.data[0].text[0]
+    learned = torch.tensor([[0.9, -1.1]])
+    bars = figures.kernel_comparison_figure(learned, EDGE_KERNEL).data
+    assert list(bars[0].y) == pytest.approx(learned.flatten().tolist()) and list(bars[1].y) == [1.0, -1.0]
