@@ -1,0 +1,94 @@
+"""Inspect: what a trained (or untrained) LeNet sees, what it learned, and where it goes wrong."""
+
+import streamlit as st
+
+import ui
+import ui_train
+from lenet.data import DatasetNotFoundError, load_split
+from lenet.images import load_uploaded_image
+from lenet.inspection import PICK_HOWS, conv_filters, feature_maps, pick_image, predict_proba
+from lenet.model_figures import (
+    confusion_matrix_figure,
+    filter_grid,
+    image_grid,
+    mistakes_gallery,
+    per_class_accuracy_figure,
+    probability_bar,
+)
+
+ui.setup_page("Inspect")
+st.title("Look inside LeNet")
+st.caption("Pick a model and an image: see what each layer computes, the filters it learned, and its mistakes.")
+
+picked = ui_train.model_picker()
+if picked is None:
+    st.stop()
+choice, model, dataset = picked
+try:
+    test = load_split(dataset, train=False)
+except DatasetNotFoundError as e:
+    st.error(str(e))
+    st.stop()
+
+HOW_LABELS = {"index": "by index", "class": "by class", "random": "random", "mistake": "a mistake", "upload": "upload"}
+image_col, probs_col = st.columns([1, 2], gap="large")
+with image_col:
+    how = st.radio("Image", [*PICK_HOWS, "upload"], format_func=HOW_LABELS.get, horizontal=True)
+    label = None
+    if how == "upload":
+        uploaded = st.file_uploader("A PNG or JPEG picture", type=["png", "jpg", "jpeg"])
+        if uploaded is None:
+            st.info("Upload a picture of a piece of clothing; it is converted to 28x28 grayscale like the dataset.")
+            st.stop()
+        try:
+            image, shown = load_uploaded_image(uploaded.getvalue())
+        except ValueError as e:
+            st.error(f"That file was refused: {e}")
+            st.stop()
+        st.image(shown, caption="converted to 28x28, like the dataset", width=224)
+    else:
+        index = st.number_input("test image", 0, len(test) - 1, 0, disabled=how != "index")
+        cls = st.selectbox("class", range(len(test.classes)), format_func=lambda i: test.classes[i],
+                           disabled=how != "class")
+        seed = st.number_input("draw", 0, 10_000, 0, help="Another number draws another image.",
+                               disabled=how in ("index",))
+        try:
+            evaluation = ui_train.evaluation_of(choice) if how == "mistake" else None
+            i = pick_image(test, how, index=int(index), label=int(cls), seed=int(seed), evaluation=evaluation)
+        except ValueError as e:
+            st.warning(str(e))
+            st.stop()
+        image, label = test.images[i], int(test.labels[i])
+        st.image(image.numpy(), caption=f"test image {i}: {test.classes[label]}", width=224, clamp=True)
+with probs_col:
+    probs = predict_proba(model, image)[0]
+    st.plotly_chart(probability_bar(probs, test.classes, true_label=label), width="stretch",
+                    config=ui_train.png_config("probabilities"))
+
+st.subheader("Feature maps, layer by layer")
+maps = feature_maps(model, image)
+kinds = {"conv": "convolution", "act": "activation", "pool": "pooling", "bn": "batch norm"}
+shown_kinds = st.multiselect("Show", list(kinds), default=["conv", "pool"], format_func=kinds.get)
+for name, fmap in maps.items():
+    if name.rstrip("0123456789") in shown_kinds:
+        st.plotly_chart(image_grid(fmap, f"{name}: {' x '.join(map(str, fmap.shape))}"), width="stretch",
+                        config=ui_train.png_config(f"feature-maps-{name}"))
+
+st.subheader("Learned filters")
+for name, weights in conv_filters(model).items():
+    st.plotly_chart(filter_grid(weights, f"{name}: {' x '.join(map(str, weights.shape))}"), width="stretch",
+                    config=ui_train.png_config(f"filters-{name}"))
+
+st.subheader("On the whole test set")
+evaluation = ui_train.evaluation_of(choice)
+st.markdown(f"Test accuracy: **{evaluation.accuracy:.1%}** on {len(test):,} images.")
+left, right = st.columns(2, gap="large")
+left.plotly_chart(confusion_matrix_figure(evaluation.confusion_matrix()), width="stretch",
+                  config=ui_train.png_config("confusion-matrix"))
+right.plotly_chart(per_class_accuracy_figure(evaluation.per_class_accuracy(), evaluation.accuracy),
+                   width="stretch", config=ui_train.png_config("per-class-accuracy"))
+mistakes = evaluation.most_confident_mistakes(16)
+if len(mistakes):
+    st.plotly_chart(mistakes_gallery(test.images[mistakes["index"].tolist()], mistakes["true"], mistakes["predicted"],
+                                     mistakes["confidence"], test.classes), width="stretch",
+                    config=ui_train.png_config("mistakes"))

@@ -1,0 +1,254 @@
+"""Streamlit widgets for the Train and Inspect pages: the model editor, training settings, runs."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from lenet import LeNetConfig, build_lenet, init_weights, plan_layers
+from lenet.data import available_datasets, load_split
+from lenet.inspection import Evaluation, evaluate
+from lenet.jobs import JobRegistry, TrainingJob
+from lenet.runs import delete_run, export_run, import_run, list_runs, load_model, load_run, rename_run
+from lenet.train import TrainSettings, available_devices, preset
+
+PRESETS = {"classic": "Classic (d2l: sigmoid, average pooling)", "modern": "Modern (ReLU, max pooling, batch norm)"}
+
+
+@st.cache_resource
+def registry() -> JobRegistry:
+    """One registry for the whole server: it caps how many trainings run at once."""
+    return JobRegistry()
+
+
+def png_config(filename: str) -> dict:
+    return {"toImageButtonOptions": {"format": "png", "filename": filename, "scale": 2}}
+
+
+def _apply_preset() -> None:
+    config, settings = preset(st.session_state.preset)
+    for i in range(3):
+        st.session_state[f"conv{i}"] = i < len(config.conv_channels)
+    for key, value in _config_widget_values(config).items():
+        st.session_state[key] = value
+    for key, value in settings.to_dict().items():
+        st.session_state[f"set_{key}"] = value
+    st.session_state.subset_slider = settings.subset or 60000
+
+
+def _config_widget_values(config: LeNetConfig) -> dict:
+    values = {"activation": config.activation, "pool": config.pool, "pool_size": config.pool_size,
+              "pool_stride": config.pool_stride, "batch_norm": config.batch_norm,
+              "hidden": ", ".join(map(str, config.hidden_sizes))}
+    for i, (c, k, p, s) in enumerate(zip(config.conv_channels, config.kernel_sizes, config.paddings, config.strides)):
+        values |= {f"c{i}": c, f"k{i}": k, f"p{i}": p, f"s{i}": s}
+    return values
+
+
+def _init_state() -> None:
+    if "preset" not in st.session_state:
+        st.session_state.preset = "classic"
+        _apply_preset()
+
+
+def config_editor() -> tuple[LeNetConfig | None, str | None]:
+    """The model's widgets; returns the config, or None and the reason it cannot be built."""
+    _init_state()
+    st.selectbox("Start from", list(PRESETS), format_func=PRESETS.get, key="preset", on_change=_apply_preset,
+                 help="Resets the model and the training settings to a tested recipe.")
+    st.markdown("**Convolution layers**")
+    layers = []
+    for i in range(3):
+        on = st.session_state.get(f"conv{i}", False) if i else True
+        if i:
+            on = st.checkbox(f"Conv layer {i + 1}", key=f"conv{i}")
+        if not on:
+            continue
+        if i == 0:
+            st.caption("Conv layer 1")
+        cols = st.columns(4)
+        st.session_state.setdefault(f"c{i}", 16)
+        st.session_state.setdefault(f"k{i}", 5)
+        st.session_state.setdefault(f"p{i}", 0)
+        st.session_state.setdefault(f"s{i}", 1)
+        c = cols[0].number_input("channels", 1, 256, key=f"c{i}", help="Output channels (number of filters).")
+        k = cols[1].number_input("kernel", 1, 11, key=f"k{i}", help="Kernel height and width.")
+        p = cols[2].number_input("padding", 0, 5, key=f"p{i}", help="Zeros added on each side.")
+        s = cols[3].number_input("stride", 1, 4, key=f"s{i}", help="Step between kernel positions.")
+        layers.append((int(c), int(k), int(p), int(s)))
+    cols = st.columns(3)
+    activation = cols[0].selectbox("activation", ["sigmoid", "relu", "tanh"], key="activation")
+    pool = cols[1].selectbox("pooling", ["avg", "max", "none"], key="pool", help="After every conv layer.")
+    batch_norm = cols[2].checkbox("batch norm", key="batch_norm", help="BatchNorm after every conv and dense layer.")
+    cols = st.columns(3)
+    pool_size = cols[0].number_input("pool size", 1, 4, key="pool_size", disabled=pool == "none")
+    pool_stride = cols[1].number_input("pool stride", 1, 4, key="pool_stride", disabled=pool == "none")
+    hidden = cols[2].text_input("dense widths", key="hidden", help="Hidden fully connected layers, e.g. 120, 84.")
+    try:
+        hidden_sizes = tuple(int(v) for v in hidden.replace(" ", "").split(",") if v)
+    except ValueError:
+        return None, f"dense widths must be whole numbers separated by commas, not {hidden!r}."
+    if any(h < 1 or h > 4096 for h in hidden_sizes):
+        return None, "each dense width must be between 1 and 4096."
+    config, _ = preset(st.session_state.preset)
+    config = config.replace(
+        conv_channels=[c for c, _, _, _ in layers], kernel_sizes=[k for _, k, _, _ in layers],
+        paddings=[p for _, _, p, _ in layers], strides=[s for _, _, _, s in layers], activation=activation,
+        pool=pool, pool_size=int(pool_size), pool_stride=int(pool_stride), batch_norm=batch_norm,
+        hidden_sizes=hidden_sizes,
+    )
+    try:
+        plan_layers(config)
+    except ValueError as e:
+        return None, str(e)
+    return config, None
+
+
+def settings_editor() -> TrainSettings:
+    """The training settings' widgets (recipe from the chosen preset)."""
+    _init_state()
+    with st.expander("Training settings", expanded=True):
+        cols = st.columns(3)
+        datasets = available_datasets() or ["fashion-mnist"]
+        if st.session_state.get("set_dataset") not in datasets:
+            st.session_state.set_dataset = datasets[0]
+        dataset = cols[0].selectbox("dataset", datasets, key="set_dataset")
+        subset = cols[1].select_slider("training images", [1000, 2000, 5000, 10000, 20000, 30000, 60000],
+                                       key="subset_slider")
+        epochs = cols[2].number_input("epochs", 1, 50, key="set_epochs")
+        cols = st.columns(3)
+        batch_size = cols[0].selectbox("batch size", [32, 64, 128, 256, 512, 1024], key="set_batch_size")
+        optimizer = cols[1].selectbox("optimiser", ["sgd", "adam"], key="set_optimizer")
+        lr = cols[2].number_input("learning rate", 1e-5, 10.0, key="set_lr", format="%.4g", step=0.01)
+        cols = st.columns(3)
+        schedule = cols[0].selectbox("schedule", ["constant", "onecycle", "cosine"], key="set_schedule")
+        seed = cols[1].number_input("seed", 0, 2**31 - 1, key="set_seed")
+        devices = available_devices()
+        if st.session_state.get("set_device") not in devices:
+            st.session_state.set_device = devices[0]
+        device = cols[2].selectbox("device", devices, key="set_device")
+    base = TrainSettings.from_dict({k.removeprefix("set_"): v for k, v in st.session_state.items()
+                                    if isinstance(k, str) and k.startswith("set_")})
+    return dataclasses.replace(base, dataset=dataset, subset=None if subset == 60000 else subset, epochs=int(epochs),
+                        batch_size=int(batch_size), optimizer=optimizer, lr=float(lr), schedule=schedule,
+                        seed=int(seed), device=device)
+
+
+def format_layer_table(table: pd.DataFrame) -> pd.DataFrame:
+    table = table.copy()
+    table["activation memory"] = (table.pop("activation bytes") / 1024).map(lambda kb: f"{kb:,.1f} KB")
+    for column in ("parameters", "MACs"):
+        table[column] = table[column].map(lambda v: f"{v:,}" if v else "")
+    return table
+
+
+def show_progress(job: TrainingJob) -> None:
+    """Progress bar with images/s and time left, or the outcome once finished."""
+    p = job.progress
+    if job.error:
+        st.error(f"Training failed: {job.error}")
+    if p is None:
+        st.progress(0.0, text="Loading data and building the model...")
+        return
+    text = (f"Epoch {p.epoch}/{p.epochs} · batch {p.batch}/{p.batches_per_epoch} · "
+            f"{p.images_per_s:,.0f} images/s · {p.elapsed_s:.0f} s elapsed")
+    if job.running:
+        st.progress(min(p.fraction, 1.0), text=f"{text} · about {p.eta_s:.0f} s left")
+    else:
+        st.progress(min(p.fraction, 1.0), text=text)
+        result = job.result
+        if result is not None and len(result.history):
+            last = result.history.iloc[-1]
+            verb = "Stopped" if result.stopped else "Finished"
+            st.success(f"{verb} after {len(result.history)} epoch(s): test accuracy {last.test_acc:.3f}, "
+                       f"train accuracy {last.train_acc:.3f}, loss {last.train_loss:.3f}. Saved to the runs below.")
+        elif result is not None:
+            st.warning("Stopped before the first epoch finished: nothing was saved.")
+
+
+def runs_manager(overlay_runs) -> None:
+    """The saved runs: a table to pick from, their curves overlaid, and rename, delete, download, upload."""
+    runs = list_runs()
+    if runs.empty:
+        st.info("No saved runs yet. Train one above, or upload a run file below.")
+    else:
+        picked = st.dataframe(runs.drop(columns=["path"]), hide_index=True, width="stretch",
+                              on_select="rerun", selection_mode="multi-row", key="runs_table")
+        rows = picked.selection.rows if picked else []
+        chosen = runs.iloc[rows] if rows else runs.head(0)
+        ok = chosen[~chosen["status"].str.startswith("broken")]
+        if len(ok):
+            histories = [(r.name, load_run(r.path).history) for r in ok.itertuples()]
+            st.plotly_chart(overlay_runs(histories), width="stretch", config=png_config("runs-compared"))
+        else:
+            st.caption("Select runs in the table to compare their curves, rename, delete or download them.")
+        if len(chosen) == 1:
+            row = chosen.iloc[0]
+            cols = st.columns([3, 1, 1, 1], vertical_alignment="bottom")
+            new_name = cols[0].text_input("Rename to", value=row["name"], max_chars=60)
+            if cols[1].button("Rename", disabled=new_name == row["name"] or row["status"].startswith("broken")):
+                rename_run(row["path"], new_name)
+                st.rerun()
+            if cols[2].button("Delete", type="secondary"):
+                delete_run(row["path"])
+                st.rerun()
+            if not row["status"].startswith("broken"):
+                cols[3].download_button("Download", export_run(row["path"]), file_name=f"{row['name']}.zip",
+                                        mime="application/zip")
+    uploaded = st.file_uploader("Upload a run file (.zip downloaded from LeNet Lab)", type=["zip"], key="run_upload")
+    if uploaded is not None and st.session_state.get("imported") != uploaded.file_id:
+        try:
+            path = import_run(uploaded.getvalue())
+            st.session_state.imported = uploaded.file_id
+            st.success(f"Imported as {path.name}.")
+            st.rerun()
+        except ValueError as e:
+            st.error(f"That file was refused: {e}")
+
+
+UNTRAINED = {"untrained:classic": "Untrained classic LeNet (random weights)",
+             "untrained:modern": "Untrained modern LeNet (random weights)"}
+
+
+@st.cache_resource(max_entries=8)
+def _cached_model(choice: str, stamp: float):
+    if choice in UNTRAINED:
+        config, settings = preset(choice.split(":")[1])
+        model = init_weights(build_lenet(config), settings.init).eval()
+        return model, settings.dataset
+    return load_model(choice), load_run(choice).settings.dataset
+
+
+@st.cache_resource(max_entries=8)
+def _cached_evaluation(choice: str, stamp: float):
+    model, dataset = _cached_model(choice, stamp)
+    return evaluate(model, load_split(dataset, train=False))
+
+
+def _stamp(choice: str) -> float:
+    weights = Path(choice) / "model.pt"
+    return weights.stat().st_mtime if choice not in UNTRAINED and weights.exists() else 0.0
+
+
+def model_picker():
+    """Choose a saved run or an untrained preset; returns (choice, model, dataset name) or None."""
+    runs = list_runs()
+    runs = runs[~runs["status"].str.startswith("broken")]
+    options = {**{row.path: f"{row.name} · {row.epochs} epoch(s) · test acc {row.test_acc:.3f}"
+                  for row in runs.itertuples()}, **UNTRAINED}
+    choice = st.selectbox("Model", list(options), format_func=options.get,
+                          help="A saved run from the Train page, or a fresh model to compare with.")
+    try:
+        model, dataset = _cached_model(choice, _stamp(choice))
+    except ValueError as e:
+        st.error(f"This run cannot be loaded: {e}")
+        return None
+    return choice, model, dataset
+
+
+def evaluation_of(choice: str) -> Evaluation:
+    return _cached_evaluation(choice, _stamp(choice))
