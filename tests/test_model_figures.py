@@ -1,7 +1,6 @@
 """The figures draw exactly the tensors and tables they are given."""
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -11,6 +10,7 @@ import torch
 
 from lenet import LeNetConfig, build_lenet
 from lenet.inspection import Evaluation, conv_filters, feature_maps
+from lenet.train import Progress
 from lenet.model_figures import (
     confusion_matrix_figure,
     filter_grid,
@@ -158,19 +158,14 @@ def test_training_curves_follow_the_history():
     assert list(without_epochs.data[2].y) == list(HISTORY["test_acc"])
 
 
-@dataclass
-class Report:  # the fields of lenet.train's Progress that the curves use
-    epoch: int
-    batch: int
-    batches_per_epoch: int
-    train_loss: float
-    train_acc: float
-    test_acc: float | None
+def report(epoch: int, batch: int, loss: float, acc: float, test_acc: float | None) -> Progress:
+    return Progress(kind="epoch" if test_acc is not None else "batch", epoch=epoch, epochs=2, batch=batch,
+                    batches_per_epoch=100, train_loss=loss, train_acc=acc, test_acc=test_acc,
+                    images_per_s=1000.0, elapsed_s=1.0, eta_s=1.0)
 
 
 def test_training_curves_place_progress_reports_within_epochs():
-    reports = [Report(1, 25, 100, 2.0, 0.3, None), Report(1, 100, 100, 1.5, 0.5, 0.6),
-               Report(2, 50, 100, 1.0, 0.7, None)]
+    reports = [report(1, 25, 2.0, 0.3, None), report(1, 100, 1.5, 0.5, 0.6), report(2, 50, 1.0, 0.7, None)]
     fig = training_curves(reports, epochs=2)
     loss, _, test = fig.data
     assert list(loss.x) == [0.25, 1.0, 1.5] and list(loss.y) == [2.0, 1.5, 1.0]
