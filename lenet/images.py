@@ -9,7 +9,8 @@ import torch
 from PIL import Image, ImageOps
 
 MAX_BYTES = 10_000_000
-MAX_PIXELS = 25_000_000  # a 24-megapixel photo fits; decoding one takes ~25 MB per channel
+MAX_PIXELS = 25_000_000  # a 24-megapixel photo fits; decoding one takes up to 100 MB (RGBA)
+WORK_SIZE = 1024  # plenty of detail for a 28 x 28 result, and small float arrays
 FORMATS = ("PNG", "JPEG")
 SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff")
 SIZE = 28
@@ -39,21 +40,22 @@ def _open(data: bytes) -> Image.Image:
 
 
 def _grayscale(image: Image.Image) -> np.ndarray:
-    """Decode the first frame to floats in [0, 1]; transparent parts become background."""
+    """Decode the first frame, at most WORK_SIZE pixels a side, to floats in [0, 1]; transparency becomes background."""
     image.seek(0)
     if image.format == "JPEG":
         image.draft("L", (4 * SIZE, 4 * SIZE))  # JPEG can decode at 1/2, 1/4 or 1/8 scale: far less memory
     image.load()
-    image = ImageOps.exif_transpose(image)  # phone photos store their rotation in EXIF
-    if image.mode in ("I;16", "I;16B", "I;16L", "I"):  # 16-bit grayscale PNG
-        return np.asarray(image, dtype=np.float64) / 65535
-    if image.mode == "P" or image.mode == "PA":
+    if image.mode in ("P", "PA"):
         image = image.convert("RGBA")
+    image.thumbnail((WORK_SIZE, WORK_SIZE))
+    image = ImageOps.exif_transpose(image)  # phone photos store their rotation in EXIF
+    if image.mode.startswith("I"):  # 16-bit grayscale PNG
+        return np.asarray(image, dtype=np.float32) / 65535
     if "A" not in image.mode:
-        return np.asarray(image.convert("L"), dtype=np.float64) / 255
+        return np.asarray(image.convert("L"), dtype=np.float32) / 255
     rgba = image.convert("RGBA")
-    gray = np.asarray(rgba.convert("L"), dtype=np.float64) / 255
-    alpha = np.asarray(rgba.getchannel("A"), dtype=np.float64) / 255
+    gray = np.asarray(rgba.convert("L"), dtype=np.float32) / 255
+    alpha = np.asarray(rgba.getchannel("A"), dtype=np.float32) / 255
     # Composite on the opposite of the drawing's own shade, so a white shirt on transparency stays visible.
     ink = (gray * alpha).sum() / max(alpha.sum(), 1e-9)
     background = 0.0 if ink > 0.5 else 1.0
@@ -78,7 +80,7 @@ def to_dataset_style(gray: np.ndarray, box: int = 28) -> np.ndarray:
     h, w = x.shape
     scale = box / max(h, w)
     new_h, new_w = max(1, round(h * scale)), max(1, round(w * scale))
-    small = np.asarray(Image.fromarray(x.astype(np.float32)).resize((new_w, new_h), Image.Resampling.LANCZOS))
+    small = np.asarray(Image.fromarray(x.astype(np.float32, copy=False)).resize((new_w, new_h), Image.Resampling.LANCZOS))
     small = np.clip(small / small.max(), 0, 1)  # white point after resizing, which averages away JPEG ringing
     out = np.zeros((SIZE, SIZE))
     top, left = (SIZE - new_h + 1) // 2, (SIZE - new_w + 1) // 2  # the odd pixel on top and left, as in the datasets
