@@ -30,7 +30,7 @@ def to_batch(images: torch.Tensor) -> torch.Tensor:
         raise ValueError(
             f"images have shape {tuple(images.shape)}: use N x H x W uint8 or N x C x H x W floats."
         )
-    if images.numel() and (images.min() < 0 or images.max() > 1):
+    if not ((images >= 0) & (images <= 1)).all():  # written so that NaN fails too
         raise ValueError("float images must lie in [0, 1]; divide uint8 pixels by 255.")
     return images
 
@@ -39,16 +39,11 @@ def _device(model: nn.Module) -> torch.device:
     return next(model.parameters()).device
 
 
-def _expected_channels(model: nn.Module) -> int | None:
-    conv = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
-    return conv.in_channels if conv is not None else None
-
-
 def _check_fits(model: nn.Module, x: torch.Tensor) -> None:
     """A ValueError instead of torch's shape error deep inside the model."""
-    channels = _expected_channels(model)
-    if channels is not None and x.shape[1] != channels:
-        raise ValueError(f"The model takes {channels}-channel images, not {x.shape[1]}-channel ones.")
+    conv = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
+    if conv is not None and x.shape[1] != conv.in_channels:
+        raise ValueError(f"The model takes {conv.in_channels}-channel images, not {x.shape[1]}-channel ones.")
 
 
 @torch.no_grad()

@@ -63,6 +63,7 @@ def test_predict_proba_is_softmax_of_the_model_in_eval_mode(trained, test_split)
 @pytest.mark.parametrize("bad, words", [
     (torch.zeros(2, 28, 28, dtype=torch.int32), "uint8"),
     (torch.full((2, 1, 28, 28), 2.0), "[0, 1]"),
+    (torch.full((2, 1, 28, 28), float("nan")), "[0, 1]"),
     (torch.zeros(28, 28), "shape"),
     (torch.zeros(2, 3, 28, 28), "1-channel"),
     (torch.zeros(2, 1, 32, 32), "32, 32"),
