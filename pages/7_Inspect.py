@@ -5,7 +5,7 @@ import streamlit as st
 import ui
 import ui_train
 from lenet.data import DatasetNotFoundError, load_split
-from lenet.images import load_uploaded_image
+from lenet.images import BOX, load_uploaded_image
 from lenet.inspection import PICK_HOWS, conv_filters, feature_maps, pick_image, predict_proba
 from lenet.model_figures import (
     confusion_matrix_figure,
@@ -41,7 +41,7 @@ with image_col:
             st.info("Upload a picture of a piece of clothing; it is converted to 28x28 grayscale like the dataset.")
             st.stop()
         try:
-            image, shown = load_uploaded_image(uploaded.getvalue())
+            image, shown = load_uploaded_image(uploaded.getvalue(), BOX.get(dataset, 28))
         except ValueError as e:
             st.error(f"That file was refused: {e}")
             st.stop()
