@@ -162,10 +162,13 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--batch-sizes", type=int, nargs="+", default=[256], help="batch sizes for our loop")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     p.add_argument("--target", type=float, default=0.90, help="test accuracy the recipes race to")
+    p.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
     p.add_argument("--skip-recipes", action="store_true", help="only measure throughput")
     args = p.parse_args(argv)
-    if args.repeats < 1 or args.batches < 1:
-        p.error("--repeats and --batches must be at least 1.")
+    if min(args.repeats, args.batches, args.threads or 1) < 1:
+        p.error("--repeats, --batches and --threads must be at least 1.")
+    if args.threads:
+        torch.set_num_threads(args.threads)
     try:
         device = pick_device(args.device)
     except ValueError as e:

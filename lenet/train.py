@@ -388,6 +388,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--test-subset", type=int, help="evaluate on the first N test images (default: all)")
     p.add_argument("--seed", type=int, help="seed for initialisation, shuffling and augmentation")
     p.add_argument("--progress-every", type=int, help="batches between progress updates")
+    p.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice; 1 is steadier on "
+                                                "a machine whose cores are busy with other work)")
     p.add_argument("--out", type=Path, metavar="RUN_DIR",
                    help="save the run folder (config.json, metrics.csv, model.pt) here after every epoch; "
                         "it must not exist yet or be empty")
@@ -417,13 +419,17 @@ def main(argv: list[str] | None = None) -> dict:
     parser = _parser()
     args = vars(parser.parse_args(argv))
     config, settings = preset(args.pop("preset"))
-    out = args.pop("out")
+    out, threads = args.pop("out"), args.pop("threads")
     given = {k: v for k, v in args.items() if v is not None}
     try:
         settings = settings.replace(**given)
         pick_device(settings.device)
     except ValueError as e:
         parser.error(str(e))
+    if threads is not None and threads < 1:
+        parser.error(f"--threads must be at least 1 (got {threads}).")
+    if threads is not None:
+        torch.set_num_threads(threads)  # this process is ours alone
     if out is not None and out.exists() and (not out.is_dir() or any(out.iterdir())):
         parser.error(f"--out {out} already exists and is not an empty folder; choose a new path.")
     stop = threading.Event()

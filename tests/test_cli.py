@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from lenet import LeNetConfig, TrainSettings, available_devices, layer_table, load_model, load_run
 from lenet import bench
@@ -15,11 +16,20 @@ from lenet import train as train_module
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Two torch threads on 2 cores shared with other jobs run ~10x slower than one (measured); one is steady."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def test_cli_trains_writes_the_run_folder_and_one_json_line(tmp_path):
     out = tmp_path / "run"
     proc = subprocess.run(
         [sys.executable, "-m", "lenet.train", "--preset", "modern", "--subset", "1024", "--test-subset", "500",
-         "--epochs", "2", "--batch-size", "128", "--device", "cpu", "--seed", "3", "--out", str(out)],
+         "--epochs", "2", "--batch-size", "128", "--device", "cpu", "--seed", "3", "--threads", "1", "--out", str(out)],
         cwd=ROOT, capture_output=True, text=True, timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
@@ -48,6 +58,7 @@ def test_help_explains_every_setting(capsys):
     (["--optimizer", "rmsprop"], "invalid choice"),
     (["--lr", "fast"], "invalid float value"),
     (["--momentum", "0", "--nesterov"], "nesterov needs"),
+    (["--threads", "0"], "--threads must be at least 1"),
 ])
 def test_bad_flags_get_argparse_errors(capsys, argv, message):
     with pytest.raises(SystemExit) as exit_:
