@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 import plotly.graph_objects as go
 import torch
@@ -24,7 +26,7 @@ def png_config(filename: str) -> dict:
 
 
 def _cell_text(M: torch.Tensor) -> list[list[str]]:
-    return [["" if v != v else format_number(v) for v in row] for row in M.tolist()]  # v != v: nan
+    return [["" if math.isnan(v) else format_number(v) for v in row] for row in M.tolist()]
 
 
 def _flat_cells(mask: torch.Tensor, color: str, label: str, hover: str) -> go.Heatmap:
@@ -45,7 +47,8 @@ def _heatmap(M: torch.Tensor, colorscale: str | None = None) -> go.Heatmap:
         limit = max(-lo, hi)
         colors = dict(colorscale="RdBu", zmin=-limit, zmax=limit)
     else:
-        colors = dict(colorscale=colorscale or "Blues", zmin=min(lo, 0.0), zmax=max(hi, 1.0) if hi == lo else hi)
+        # a constant matrix (all zeros, say) gets pale cells rather than the middle colour
+        colors = dict(colorscale=colorscale or "Blues", zmin=min(lo, 0.0), zmax=hi if hi > lo else max(hi, 1.0))
     return go.Heatmap(
         z=M.tolist(), text=_cell_text(M), texttemplate="%{text}", showscale=False, xgap=1, ygap=1,
         hovertemplate="row %{y}, column %{x}: %{z}<extra></extra>", **colors,
@@ -156,7 +159,8 @@ def sliding_window_figure(
             ),
             row=1, col=1,
         )
-    _grid_axes(fig, 1, 1, "column (padded)", "row (padded)")
+    padded = " (padded)" if p_h or p_w else ""
+    _grid_axes(fig, 1, 1, "column" + padded, "row" + padded)
     if K is not None:
         fig.add_trace(_heatmap(K, "Oranges"), row=1, col=2)
         _grid_axes(fig, 1, 2)

@@ -15,8 +15,10 @@ st.markdown(
     "input $X$, multiply the numbers that lie on top of each other, add them up, and move the kernel "
     "one step. Every output value comes from one window."
 )
-st.latex(r"Y[i, j] = \sum_{a} \sum_{b} X[i + a,\, j + b]\; K[a, b]")
-st.latex(r"\text{output size} = (n_h - k_h + 1) \times (n_w - k_w + 1)")
+st.latex(
+    r"Y[i, j] = \sum_{a} \sum_{b} X[i + a,\, j + b]\; K[a, b]"
+    r"\qquad \text{output size} = (n_h - k_h + 1) \times (n_w - k_w + 1)"
+)
 
 st.header("Slide the window")
 left, right = st.columns(2)
@@ -28,9 +30,11 @@ X, K = ui.checked(parse_matrix, x_text, "Input X"), ui.checked(parse_matrix, k_t
 out_hw = ui.checked(conv_output_shape, tuple(X.shape), tuple(K.shape)) if X is not None and K is not None else None
 if out_hw is not None:
     Y = corr2d(X, K)
-    step = ui.step_slider("Window position", "step", out_hw[0] * out_hw[1], "Which output value to build, row by row.")
+    left, right = st.columns([3, 1])
+    with left:
+        step = ui.step_slider("Window position", "step", out_hw[0] * out_hw[1], "Which output value to build, row by row.")
+    right.metric("Output shape", f"{out_hw[0]} × {out_hw[1]}")
     cell = step_to_cell(step, out_hw)
-    st.metric("Output shape", f"{out_hw[0]} × {out_hw[1]}")
     st.markdown(f"**Y[{cell[0]}, {cell[1]}]** = {window_arithmetic(X, K, cell)}")
     fig = sliding_window_figure(X, Y, cell, tuple(K.shape), K=K, title=f"Y = corr2d(X, K), window {step} of {Y.numel()}")
     ui.show_figure(fig, "cross_correlation")
@@ -46,7 +50,7 @@ st.markdown(
 edges = edge_image()
 ui.show_figure(
     matrix_grid_figure(
-        [[("image X (6×8)", edges), ("corr2d(X, [1, -1])", corr2d(edges, EDGE_KERNEL)), ("corr2d(Xᵀ, [1, -1])", corr2d(edges.t(), EDGE_KERNEL))]],
+        [[("image X (6×8)", edges, "gray"), ("corr2d(X, [1, -1])", corr2d(edges, EDGE_KERNEL)), ("corr2d(Xᵀ, [1, -1])", corr2d(edges.t(), EDGE_KERNEL))]],
         "Edge detection with K = [1, -1]",
     ),
     "edge_detection",

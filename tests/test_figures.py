@@ -3,7 +3,6 @@ checked against lenet's ops and against torch's own operators."""
 
 import contextlib
 import io
-import re
 
 import pytest
 import torch
@@ -379,3 +378,39 @@ def test_line_and_bar_figures():
     learned = torch.tensor([[0.9, -1.1]])
     bars = figures.kernel_comparison_figure(learned, EDGE_KERNEL).data
     assert list(bars[0].y) == pytest.approx(learned.flatten().tolist()) and list(bars[1].y) == [1.0, -1.0]
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    n=st.tuples(st.integers(1, 16), st.integers(1, 16)), k=st.tuples(st.integers(1, 9), st.integers(1, 9)),
+    p=st.tuples(st.integers(0, 6), st.integers(0, 6)), s=st.tuples(st.integers(1, 6), st.integers(1, 6)),
+    d=st.tuples(st.integers(1, 4), st.integers(1, 4)),
+)
+def test_any_padding_page_setting_gives_a_figure_or_a_clear_error(n, k, p, s, d):
+    """The padding page's widget ranges: every combination draws, or raises the ValueError the page shows."""
+    try:
+        out = conv_output_shape(n, k, p, s, d)
+    except ValueError as e:
+        assert "make the kernel smaller or the padding at least" in str(e)
+        with pytest.raises(ValueError):
+            lessons.output_size_formulas(n, k, p, s, d)
+        return
+    fig = figures.padding_figure(n, k, p, s, d, out[0] * out[1])
+    assert outlined_cells(fig, "x2") == [(out[0] - 1, out[1] - 1)]
+    assert max(r for r, _ in outlined_cells(fig, "x")) < n[0] + 2 * p[0]
+
+
+@settings(max_examples=25, deadline=None)
+@given(k=st.tuples(st.integers(1, 4), st.integers(1, 4)), p=st.tuples(st.integers(0, 2), st.integers(0, 2)),
+       s=st.tuples(st.integers(1, 4), st.integers(1, 4)), mode=st.sampled_from(["max", "avg"]))
+def test_any_pooling_page_setting_matches_torch_or_gives_a_clear_error(k, p, s, mode):
+    X = torch.arange(1.0, 26.0).reshape(5, 5)
+    try:
+        Y = pool2d(X, k, mode, p, s)
+    except ValueError as e:
+        assert "more than half the window" in str(e) or "larger than the padded input" in str(e)
+        return
+    torch_pool = F.max_pool2d if mode == "max" else F.avg_pool2d
+    assert torch.allclose(Y, torch_pool(X[None, None], k, s, p)[0, 0])
+    last = (Y.shape[0] - 1, Y.shape[1] - 1)
+    assert float(lessons.pool_arithmetic(X, k, mode, p, s, last).split(" = ")[1]) == pytest.approx(Y[last].item(), abs=1e-3)
