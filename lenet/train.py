@@ -258,6 +258,15 @@ def _make_optimizer(model: nn.Module, settings: TrainSettings, total_steps: int)
     return opt, sched
 
 
+def _step(loss: torch.Tensor, opt, sched, scaler) -> None:
+    opt.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    scaler.step(opt)
+    scaler.update()
+    if sched is not None:
+        sched.step()
+
+
 def train(config: LeNetConfig, settings: TrainSettings, on_progress: Callable[[Progress], None] | None = None,
           stop: threading.Event | None = None, run_dir: Path | None = None) -> TrainResult:
     """Train a model built from config; report progress, honour stop between batches, keep finished epochs.
@@ -290,7 +299,7 @@ def train(config: LeNetConfig, settings: TrainSettings, on_progress: Callable[[P
         elapsed = time.perf_counter() - start
         p = Progress(kind, epoch, settings.epochs, batch, batches, loss_sum.item() / max(seen, 1),
                      correct.item() / max(seen, 1), test_acc, seen / max(train_s, 1e-9), elapsed, 0.0)
-        p.eta_s = elapsed / p.fraction * (1 - p.fraction) if p.fraction > 0 else float("nan")
+        p.eta_s = elapsed / p.fraction * (1 - p.fraction)
         if on_progress is not None:
             on_progress(p)
 
@@ -312,12 +321,7 @@ def train(config: LeNetConfig, settings: TrainSettings, on_progress: Callable[[P
             with _autocast(settings, device):
                 logits = model(x)
                 loss = loss_fn(logits, y)
-            opt.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(opt)
-            scaler.update()
-            if sched is not None:
-                sched.step()
+            _step(loss, opt, sched, scaler)
             loss_sum += loss.detach() * len(y)
             correct += (logits.argmax(1) == y).sum()
             seen += len(y)
