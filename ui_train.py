@@ -111,26 +111,27 @@ def config_editor() -> tuple[LeNetConfig | None, str | None]:
 def settings_editor() -> TrainSettings:
     """The training settings' widgets (recipe from the chosen preset)."""
     _init_state()
-    with st.expander("Training settings", expanded=True):
-        cols = st.columns(3)
-        datasets = available_datasets() or ["fashion-mnist"]
-        if st.session_state.get("set_dataset") not in datasets:
-            st.session_state.set_dataset = datasets[0]
-        dataset = cols[0].selectbox("dataset", datasets, key="set_dataset")
-        subset = cols[1].select_slider("training images", [1000, 2000, 5000, 10000, 20000, 30000, 60000],
-                                       key="subset_slider")
-        epochs = cols[2].number_input("epochs", 1, 50, key="set_epochs")
-        cols = st.columns(3)
-        batch_size = cols[0].selectbox("batch size", [32, 64, 128, 256, 512, 1024], key="set_batch_size")
-        optimizer = cols[1].selectbox("optimiser", ["sgd", "adam"], key="set_optimizer")
-        lr = cols[2].number_input("learning rate", 1e-5, 10.0, key="set_lr", format="%.4g", step=0.01)
-        cols = st.columns(3)
-        schedule = cols[0].selectbox("schedule", ["constant", "onecycle", "cosine"], key="set_schedule")
-        seed = cols[1].number_input("seed", 0, 2**31 - 1, key="set_seed")
-        devices = available_devices()
-        if st.session_state.get("set_device") not in devices:
-            st.session_state.set_device = devices[0]
-        device = cols[2].selectbox("device", devices, key="set_device")
+    st.markdown("**Training**")
+    datasets = available_datasets() or ["fashion-mnist"]
+    if st.session_state.get("set_dataset") not in datasets:
+        st.session_state.set_dataset = datasets[0]
+    devices = available_devices()
+    if st.session_state.get("set_device") not in devices:
+        st.session_state.set_device = devices[0]
+    cols = st.columns(2)
+    dataset = cols[0].selectbox("dataset", datasets, key="set_dataset", help="Datasets found on this machine.")
+    device = cols[1].selectbox("device", devices, key="set_device", help="Devices on this machine, fastest first.")
+    subset = st.select_slider("training images", [1000, 2000, 5000, 10000, 20000, 30000, 60000], key="subset_slider",
+                              help="Train on the first N images (the test set is always all 10,000).")
+    cols = st.columns(3)
+    epochs = cols[0].number_input("epochs", 1, 50, key="set_epochs", help="Passes over the training images.")
+    batch_size = cols[1].selectbox("batch size", [32, 64, 128, 256, 512, 1024], key="set_batch_size")
+    seed = cols[2].number_input("seed", 0, 2**31 - 1, key="set_seed", help="The same seed repeats a CPU run exactly.")
+    cols = st.columns(3)
+    optimizer = cols[0].selectbox("optimiser", ["sgd", "adam"], key="set_optimizer")
+    lr = cols[1].number_input("learning rate", 1e-5, 10.0, key="set_lr", format="%.4g", step=0.01)
+    schedule = cols[2].selectbox("schedule", ["constant", "onecycle", "cosine"], key="set_schedule",
+                                 help="How the learning rate changes during training.")
     base = TrainSettings.from_dict({k.removeprefix("set_"): v for k, v in st.session_state.items()
                                     if isinstance(k, str) and k.startswith("set_")})
     return dataclasses.replace(base, dataset=dataset, subset=None if subset == 60000 else subset, epochs=int(epochs),

@@ -13,46 +13,51 @@ ui.setup_page("Train")
 st.title("Train LeNet")
 st.caption("Design a LeNet, train it on real data, and watch it learn. Every run is saved, epoch by epoch.")
 
-design, results = st.columns([2, 3], gap="large")
-with design:
+model_col, settings_col = st.columns(2, gap="large")
+with model_col:
     config, config_error = ui_train.config_editor()
+with settings_col:
     settings = ui_train.settings_editor()
-with results:
-    if config_error:
-        st.error(f"This network cannot be built: {config_error}")
-    else:
-        table = layer_table(config)
-        st.markdown(f"**{table['parameters'].sum():,} parameters · {table['MACs'].sum():,} multiply-adds per image**")
-        st.dataframe(ui_train.format_layer_table(table), hide_index=True, width="stretch")
 
+if config_error:
+    st.error(f"This network cannot be built: {config_error}")
+else:
+    table = layer_table(config)
+    with st.expander(f"Layers: {table['parameters'].sum():,} parameters, "
+                     f"{table['MACs'].sum():,} multiply-adds per image", expanded=False):
+        st.dataframe(ui_train.format_layer_table(table), hide_index=True, width="stretch",
+                     height=35 * (len(table) + 1) + 3)
+
+job = st.session_state.get("train_job")
+busy = job is not None and job.running
+name_col, button_col = st.columns([3, 1], vertical_alignment="bottom")
+name = name_col.text_input("Run name", value="", placeholder="optional, e.g. classic-lr0.9", max_chars=60)
+if button_col.button("Train", type="primary", disabled=bool(config_error) or busy, icon="▶️", width="stretch"):
+    try:
+        st.session_state.train_job = ui_train.registry().submit(config, settings, new_run_dir(name or None))
+        busy = True
+    except TrainingCapacityError as e:
+        st.warning(str(e))
+
+
+@st.fragment(run_every=0.5 if busy else None)
+def live_training():
     job = st.session_state.get("train_job")
-    busy = job is not None and job.running
-    name = st.text_input("Run name", value="", placeholder="optional, e.g. classic-lr0.9", max_chars=60)
-    if st.button("Train", type="primary", disabled=bool(config_error) or busy, icon="▶️"):
-        try:
-            job = ui_train.registry().submit(config, settings, new_run_dir(name or None))
-            st.session_state.train_job = job
-            busy = True
-        except TrainingCapacityError as e:
-            st.warning(str(e))
+    if job is None:
+        st.info("Press **Train** to start. Training runs in the background: you can leave this page and come back.")
+        return
+    ui_train.show_progress(job)
+    if job.running and st.button("Stop", icon="⏹️"):
+        job.stop()
+    points = list(job.points)
+    if points:
+        st.plotly_chart(training_curves(points, epochs=job.settings.epochs), width="stretch",
+                        config=ui_train.png_config("training-curves"))
+    if busy and not job.running:
+        st.rerun(scope="app")
 
-    @st.fragment(run_every=0.5 if busy else None)
-    def live_training():
-        job = st.session_state.get("train_job")
-        if job is None:
-            st.info("Press **Train** to start. Training runs in the background: you can leave this page and come back.")
-            return
-        ui_train.show_progress(job)
-        if job.running and st.button("Stop", icon="⏹️"):
-            job.stop()
-        points = list(job.points)
-        if points:
-            st.plotly_chart(training_curves(points, epochs=job.settings.epochs), width="stretch",
-                            config=ui_train.png_config("training-curves"))
-        if busy and not job.running:
-            st.rerun(scope="app")
 
-    live_training()
+live_training()
 
 st.divider()
 st.subheader("Saved runs")
