@@ -33,9 +33,9 @@ def number(label: str, key: str, min_value: int, max_value: int, default: int, h
     return st.number_input(label, min_value, max_value, default, step=1, key=key, help=help, bind=URL)
 
 
-def real(label: str, key: str, min_value: float, max_value: float, default: float, help: str, format: str = "%.3f") -> float:
-    """A decimal-number input kept in the URL under `key`."""
-    return st.number_input(label, min_value, max_value, default, key=key, help=help, format=format, bind=URL)
+def real(label: str, key: str, min_value: float, max_value: float, default: float, help: str) -> float:
+    """A decimal-number input (three decimals) kept in the URL under `key`."""
+    return st.number_input(label, min_value, max_value, default, key=key, help=help, format="%.3f", bind=URL)
 
 
 def choice(label: str, key: str, options: Sequence[str], help: str) -> str:
@@ -72,9 +72,9 @@ def show_figure(fig: go.Figure, filename: str) -> None:
     st.plotly_chart(fig, width="stretch", config=png_config(filename))
 
 
-def show_code(code: str, label: str = "Show the code") -> None:
+def show_code(code: str) -> None:
     """The torch lines that reproduce what the page shows, folded away."""
-    with st.expander(label, icon=":material/code:"):
+    with st.expander("Show the code", icon=":material/code:"):
         st.code(code, language="python")
 
 
