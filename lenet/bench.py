@@ -22,7 +22,7 @@ from torchvision import transforms
 
 from .data import torchvision_dataset
 from .model import LeNetConfig, build_lenet, init_weights
-from .train import Progress, TrainSettings, pick_device, preset, train
+from .train import Progress, TrainSettings, pick_device, preset, synchronize, train
 
 # The plain recipe the modern preset is compared with: same model, SGD with momentum, constant rate.
 PLAIN = TrainSettings(epochs=15, batch_size=256, optimizer="sgd", lr=0.05, momentum=0.9, init="default",
@@ -35,17 +35,12 @@ def matmul_flops(device: torch.device, n: int = 2048, repeats: int = 5) -> float
     a @ b
     times = []
     for _ in range(repeats):
-        _sync(device)
+        synchronize(device)
         start = time.perf_counter()
         a @ b
-        _sync(device)
+        synchronize(device)
         times.append(time.perf_counter() - start)
     return 2 * n**3 / statistics.median(times)
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def training_flops_per_image(config: LeNetConfig, batch_size: int = 256) -> float:
@@ -75,7 +70,7 @@ def textbook_images_per_s(batches: int, device: torch.device, batch_size: int = 
         loss.backward()
         opt.step()
         seen += len(y)
-    _sync(device)
+    synchronize(device)
     return seen / (time.perf_counter() - start)
 
 

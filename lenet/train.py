@@ -150,7 +150,7 @@ def preset(name: str) -> tuple[LeNetConfig, TrainSettings]:
         return LeNetConfig.classic(), TrainSettings()
     if name == "modern":
         return LeNetConfig.modern(), TrainSettings(
-            epochs=3, batch_size=128, optimizer="sgd", lr=0.2, momentum=0.9, nesterov=True, weight_decay=5e-4,
+            epochs=2, batch_size=256, optimizer="sgd", lr=0.4, momentum=0.9, nesterov=True, weight_decay=5e-4,
             schedule="onecycle", init="default", channels_last=False,
         )
     raise ValueError(f"preset must be one of {', '.join(PRESETS)}, not {name!r}.")
@@ -175,7 +175,7 @@ def pick_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
-def _sync(device: torch.device) -> None:
+def synchronize(device: torch.device) -> None:
     """Wait for queued GPU work, so the clock measures it."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -326,11 +326,11 @@ def train(config: LeNetConfig, settings: TrainSettings, on_progress: Callable[[P
             correct += (logits.argmax(1) == y).sum()
             seen += len(y)
             if (b + 1) % settings.progress_every == 0 and b + 1 < batches:
-                _sync(device)
+                synchronize(device)
                 report("batch", epoch, b + 1, loss_sum, correct, seen, time.perf_counter() - epoch_start)
         if stopped:
             break
-        _sync(device)
+        synchronize(device)
         train_s = time.perf_counter() - epoch_start
         test_acc = evaluate(model, test_images, test_labels, channels_last=settings.channels_last)
         train_loss, train_acc = loss_sum.item() / seen, correct.item() / seen
@@ -369,7 +369,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--preset", choices=PRESETS, default="classic",
                    help="classic: d2l's sigmoid LeNet, SGD lr 0.9, 10 epochs; modern: ReLU, max pooling, "
-                        "batch norm, 3 epochs of one-cycle SGD (default: classic)")
+                        "batch norm, 2 epochs of one-cycle SGD (default: classic)")
     p.add_argument("--dataset", choices=tuple(DATASETS), help="which images to train on")
     p.add_argument("--epochs", type=int, help="passes over the training images")
     p.add_argument("--batch-size", type=int, help="images per gradient step")
