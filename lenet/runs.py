@@ -12,12 +12,16 @@ import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import torch
 from torch import nn
 
 from .model import LeNetConfig, build_lenet
+
+if TYPE_CHECKING:  # lenet.train imports this module, so only type checkers import it back
+    from .train import TrainSettings
 
 PROJECT_RUNS_DIR = Path(__file__).resolve().parent.parent / "runs"
 RUN_FILES = ("config.json", "metrics.csv", "model.pt")
@@ -35,7 +39,7 @@ class Run:
     path: Path
     name: str
     config: LeNetConfig
-    settings: "TrainSettings"  # noqa: F821 (lenet.train imports this module)
+    settings: TrainSettings
     history: pd.DataFrame
     created: str
     meta: dict = field(default_factory=dict)
@@ -102,7 +106,7 @@ def _model_bytes(model: nn.Module) -> bytes:
     return buffer.getvalue()
 
 
-def save_run(run_dir: Path, config: LeNetConfig, settings, history: pd.DataFrame, model: nn.Module,
+def save_run(run_dir: Path, config: LeNetConfig, settings: TrainSettings, history: pd.DataFrame, model: nn.Module,
              extra: dict | None = None, name: str | None = None) -> Path:
     """Write (or rewrite) the three files of a run folder, each atomically; returns the folder.
 
@@ -127,7 +131,7 @@ def save_run(run_dir: Path, config: LeNetConfig, settings, history: pd.DataFrame
     return run_dir
 
 
-def _parse_info(info: dict, where: str) -> tuple[LeNetConfig, "TrainSettings"]:  # noqa: F821
+def _parse_info(info: dict, where: str) -> tuple[LeNetConfig, TrainSettings]:
     from .train import TrainSettings  # here, not at the top: lenet.train imports this module
 
     try:
