@@ -8,33 +8,26 @@ from lenet.data import available_datasets, data_source
 from lenet.train import available_devices
 
 ui.setup_page("Home")
-st.title("🧠 LeNet Lab")
+st.title("LeNet Lab")
 st.markdown(
     "Learn, train and look inside a convolutional network, following the *Convolutional Neural Networks* "
     "chapter of [Dive into Deep Learning](https://d2l.ai/chapter_convolutional-neural-networks/index.html). "
     "Every page lets you **see** a concept, **change** it, and **check** it against PyTorch."
 )
 
-PAGES = [
-    ("pages/1_Cross_correlation.py", "Cross-correlation", "Slide a kernel over an image, detect edges, learn a kernel."),
-    ("pages/2_Padding_and_stride.py", "Padding and stride", "How kernel, padding, stride and dilation set the output size."),
-    ("pages/3_Channels.py", "Channels", "Many input and output channels; 1x1 convolution as a matrix multiply."),
-    ("pages/4_Pooling.py", "Pooling", "Max and average pooling, and why they tolerate small shifts."),
-    ("pages/5_MLP_vs_CNN.py", "MLP vs CNN", "Parameters and memory of a dense layer against a convolution."),
-    ("pages/6_Train.py", "Train", "Design a LeNet and train it on Fashion-MNIST, live."),
-    ("pages/7_Inspect.py", "Inspect", "Feature maps, filters, and the mistakes of a trained model."),
-]
-
-left, right = st.columns([3, 2], gap="large")
+left, right = st.columns([2, 1], gap="large")
 with left:
     st.subheader("Pages")
-    for path, label, blurb in PAGES:
-        st.page_link(path, label=f"**{label}** — {blurb}")
+    cards = st.columns(2)
+    for i, (path, label, icon, blurb) in enumerate(ui.PAGES[1:]):
+        with cards[i % 2].container(border=True):
+            st.page_link(path, label=f"**{label}**", icon=icon)
+            st.caption(blurb)
 with right:
     st.subheader("This machine")
     datasets = available_datasets()
     if datasets:
-        st.success(f"Data: {', '.join(datasets)} found ({data_source('fashion-mnist') or 'local files'}).")
+        st.success(f"Data: {', '.join(datasets)}, read from `{data_source(datasets[0])}`.")
     else:
         st.warning("Fashion-MNIST is not installed. Run `sudo apt-get install dataset-fashion-mnist` "
                    "or connect to the internet once; concept pages work without it.")

@@ -8,7 +8,7 @@ from lenet.figures import kernel_comparison_figure, loss_figure, matrix_grid_fig
 from lenet.lessons import diverged, format_matrix, parse_matrix, step_to_cell, window_arithmetic
 from lenet.snippets import corr2d_code, edge_code, learn_kernel_code
 
-ui.setup_page("Cross-correlation", "🔍")
+ui.setup_page("Cross-correlation")
 st.title("Cross-correlation")
 st.markdown(
     "What deep learning calls a *convolution* is a **cross-correlation**: put the kernel $K$ on the "

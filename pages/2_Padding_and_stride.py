@@ -8,7 +8,7 @@ from lenet.figures import image_pair_figure, padding_figure
 from lenet.lessons import EXAMPLE_KERNELS, apply_conv, example_kernel, output_size_formulas, sample_image
 from lenet.snippets import conv_shape_code
 
-ui.setup_page("Padding and stride", "🧱")
+ui.setup_page("Padding and stride")
 st.title("Padding, stride and dilation")
 st.markdown(
     "Without padding every convolution shrinks the image and the border pixels are seen by few windows. "

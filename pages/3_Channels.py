@@ -8,7 +8,7 @@ from lenet.figures import channels_figure, one_by_one_figure
 from lenet.lessons import example_channels, matmul_difference, one_by_one_kernel, per_channel_correlations, torch_difference
 from lenet.snippets import channels_code, one_by_one_code
 
-ui.setup_page("Channels", "🎨")
+ui.setup_page("Channels")
 st.title("Channels")
 st.markdown(
     "A colour image has 3 channels and every conv layer makes many. With $c_i$ input channels the kernel "

@@ -8,7 +8,7 @@ from lenet.figures import shift_figure, sliding_window_figure
 from lenet.lessons import format_matrix, parse_matrix, pool_arithmetic, shift_demo, step_to_cell
 from lenet.snippets import pooling_code, shift_code
 
-ui.setup_page("Pooling", "🫧")
+ui.setup_page("Pooling")
 st.title("Pooling")
 st.markdown(
     "A pooling layer slides a window like a convolution but has **no parameters**: it takes the "

@@ -8,7 +8,7 @@ from lenet.figures import parameter_figure
 from lenet.lessons import human_bytes, human_count, lenet_parameter_count, parameter_comparison
 from lenet.snippets import parameter_count_code
 
-ui.setup_page("MLP vs CNN", "⚖️")
+ui.setup_page("MLP vs CNN")
 st.title("Why not an MLP?")
 st.markdown(
     "A fully connected layer gives every hidden unit its own weight for every input value. For a photo "

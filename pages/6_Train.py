@@ -3,9 +3,10 @@
 import streamlit as st
 
 import ui
-import ui_train
+from ui import training
 from lenet import layer_table
 from lenet.jobs import TrainingCapacityError
+from lenet.figures import png_config
 from lenet.model_figures import overlay_runs, training_curves
 from lenet.runs import new_run_dir
 
@@ -15,9 +16,9 @@ st.caption("Design a LeNet, train it on real data, and watch it learn. Every run
 
 model_col, settings_col = st.columns(2, gap="large")
 with model_col:
-    config, config_error = ui_train.config_editor()
+    config, config_error = training.config_editor()
 with settings_col:
-    settings = ui_train.settings_editor()
+    settings = training.settings_editor()
 
 if config_error:
     st.error(f"This network cannot be built: {config_error}")
@@ -25,16 +26,16 @@ else:
     table = layer_table(config)
     with st.expander(f"Layers: {table['parameters'].sum():,} parameters, "
                      f"{table['MACs'].sum():,} multiply-adds per image", expanded=False):
-        st.dataframe(ui_train.format_layer_table(table), hide_index=True, width="stretch",
+        st.dataframe(training.format_layer_table(table), hide_index=True, width="stretch",
                      height=35 * (len(table) + 1) + 3)
 
 job = st.session_state.get("train_job")
 busy = job is not None and job.running
 name_col, button_col = st.columns([3, 1], vertical_alignment="bottom")
 name = name_col.text_input("Run name", value="", placeholder="optional, e.g. classic-lr0.9", max_chars=60)
-if button_col.button("Train", type="primary", disabled=bool(config_error) or busy, icon="▶️", width="stretch"):
+if button_col.button("Train", type="primary", disabled=bool(config_error) or busy, icon=":material/play_arrow:", width="stretch"):
     try:
-        st.session_state.train_job = ui_train.registry().submit(config, settings, new_run_dir(name or None))
+        st.session_state.train_job = training.registry().submit(config, settings, new_run_dir(name or None))
         busy = True
     except TrainingCapacityError as e:
         st.warning(str(e))
@@ -46,13 +47,13 @@ def live_training():
     if job is None:
         st.info("Press **Train** to start. Training runs in the background: you can leave this page and come back.")
         return
-    ui_train.show_progress(job)
-    if job.running and st.button("Stop", icon="⏹️"):
+    training.show_progress(job)
+    if job.running and st.button("Stop", icon=":material/stop:"):
         job.stop()
     points = list(job.points)
     if points:
         st.plotly_chart(training_curves(points, epochs=job.settings.epochs), width="stretch",
-                        config=ui_train.png_config("training-curves"))
+                        config=png_config("training-curves"))
     if busy and not job.running:
         st.rerun(scope="app")
 
@@ -61,4 +62,4 @@ live_training()
 
 st.divider()
 st.subheader("Saved runs")
-ui_train.runs_manager(overlay_runs)
+training.runs_manager(overlay_runs)

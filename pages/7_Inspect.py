@@ -3,8 +3,9 @@
 import streamlit as st
 
 import ui
-import ui_train
+from ui import training
 from lenet.data import DatasetNotFoundError, load_split
+from lenet.figures import png_config
 from lenet.images import BOX, load_uploaded_image
 from lenet.inspection import PICK_HOWS, conv_filters, feature_maps, pick_image, predict_proba
 from lenet.model_figures import (
@@ -20,7 +21,7 @@ ui.setup_page("Inspect")
 st.title("Look inside LeNet")
 st.caption("Pick a model and an image: see what each layer computes, the filters it learned, and its mistakes.")
 
-picked = ui_train.model_picker()
+picked = training.model_picker()
 if picked is None:
     st.stop()
 choice, model, dataset = picked
@@ -53,7 +54,7 @@ with image_col:
         seed = st.number_input("draw", 0, 10_000, 0, help="Another number draws another image.",
                                disabled=how in ("index",))
         try:
-            evaluation = ui_train.evaluation_of(choice) if how == "mistake" else None
+            evaluation = training.evaluation_of(choice) if how == "mistake" else None
             i = pick_image(test, how, index=int(index), label=int(cls), seed=int(seed), evaluation=evaluation)
         except ValueError as e:
             st.warning(str(e))
@@ -63,7 +64,7 @@ with image_col:
 with probs_col:
     probs = predict_proba(model, image)[0]
     st.plotly_chart(probability_bar(probs, test.classes, true_label=label), width="stretch",
-                    config=ui_train.png_config("probabilities"))
+                    config=png_config("probabilities"))
 
 st.subheader("Feature maps, layer by layer")
 maps = feature_maps(model, image)
@@ -72,23 +73,23 @@ shown_kinds = st.multiselect("Show", list(kinds), default=["conv", "pool"], form
 for name, fmap in maps.items():
     if name.rstrip("0123456789") in shown_kinds:
         st.plotly_chart(image_grid(fmap, f"{name}: {' x '.join(map(str, fmap.shape))}"), width="stretch",
-                        config=ui_train.png_config(f"feature-maps-{name}"))
+                        config=png_config(f"feature-maps-{name}"))
 
 st.subheader("Learned filters")
 for name, weights in conv_filters(model).items():
     st.plotly_chart(filter_grid(weights, f"{name}: {' x '.join(map(str, weights.shape))}"), width="stretch",
-                    config=ui_train.png_config(f"filters-{name}"))
+                    config=png_config(f"filters-{name}"))
 
 st.subheader("On the whole test set")
-evaluation = ui_train.evaluation_of(choice)
+evaluation = training.evaluation_of(choice)
 st.markdown(f"Test accuracy: **{evaluation.accuracy:.1%}** on {len(test):,} images.")
 left, right = st.columns(2, gap="large")
 left.plotly_chart(confusion_matrix_figure(evaluation.confusion_matrix()), width="stretch",
-                  config=ui_train.png_config("confusion-matrix"))
+                  config=png_config("confusion-matrix"))
 right.plotly_chart(per_class_accuracy_figure(evaluation.per_class_accuracy(), evaluation.accuracy),
-                   width="stretch", config=ui_train.png_config("per-class-accuracy"))
+                   width="stretch", config=png_config("per-class-accuracy"))
 mistakes = evaluation.most_confident_mistakes(16)
 if len(mistakes):
     st.plotly_chart(mistakes_gallery(test.images[mistakes["index"].tolist()], mistakes["true"], mistakes["predicted"],
                                      mistakes["confidence"], test.classes), width="stretch",
-                    config=ui_train.png_config("mistakes"))
+                    config=png_config("mistakes"))

@@ -1,8 +1,8 @@
 """Open LeNet Lab's pages in a real browser: `streamlit run` on a free port, headless Chromium, screenshots.
 
-Reuse it from any test module (pytest picks the fixtures up once they are imported):
+The fixtures are registered once, in conftest.py; a test module imports only the helpers:
 
-    from browser import app_server, browser_page, page_paths, screenshot  # noqa: F401
+    from browser import page_paths, screenshot
 
     def test_train_page(browser_page):
         result = screenshot(browser_page, "/Train?epochs=1", "screenshots/train.png")
@@ -47,11 +47,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _wait_healthy(url: str, server: subprocess.Popen, timeout: float = 60) -> None:
+def _wait_healthy(url: str, server: subprocess.Popen, log: Path, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            raise RuntimeError(f"streamlit exited with code {server.returncode}: {server.stdout.read()}")
+            raise RuntimeError(f"streamlit exited with code {server.returncode}:\n{log.read_text()[-3000:]}")
         try:
             with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
                 if r.status == 200:
@@ -62,8 +62,9 @@ def _wait_healthy(url: str, server: subprocess.Popen, timeout: float = 60) -> No
 
 
 @pytest.fixture(scope="session")
-def app_server():
-    """Start `streamlit run streamlit_app.py` on a free localhost port; yield its base URL."""
+def app_server(tmp_path_factory):
+    """Start `streamlit run streamlit_app.py` on a free localhost port, saving runs in a temporary folder;
+    yield its base URL."""
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium); browser tests need it")
     port = _free_port()
@@ -72,10 +73,12 @@ def app_server():
         "--server.address", "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none",
         "--browser.gatherUsageStats", "false",
     ]
-    server = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    env = dict(os.environ, LENET_RUNS_DIR=str(tmp_path_factory.mktemp("runs")))
+    log = tmp_path_factory.mktemp("server") / "streamlit.log"  # a file, not a pipe nobody reads, which could fill up
+    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_healthy(url, server)
+        _wait_healthy(url, server, log)
         yield url
     finally:
         server.terminate()
@@ -97,7 +100,7 @@ def browser_page(app_server):
         browser.close()
 
 
-def _full_length_screenshot(page, out_png: str | Path) -> None:
+def full_length_screenshot(page, out_png: str | Path) -> None:
     """Streamlit scrolls inside its main section, so grow the window to the content's height for one shot."""
     height = page.evaluate(
         "() => Math.max(...[...document.querySelectorAll('[data-testid=stMain], [data-testid=stAppViewContainer]')]"
@@ -124,7 +127,7 @@ def screenshot(page, url_path: str, out_png: str | Path, timeout_s: float = 30) 
         charts.nth(i).locator(".main-svg").first.wait_for(timeout=timeout_s * 1000)
     page.wait_for_timeout(300)  # let the last chart finish its layout
     Path(out_png).parent.mkdir(parents=True, exist_ok=True)
-    _full_length_screenshot(page, out_png)
+    full_length_screenshot(page, out_png)
     exceptions = page.locator('[data-testid="stException"]')
     return {
         "url": page.url,

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from browser import ROOT, app_server, browser_page, page_paths, screenshot  # noqa: F401  (fixtures)
+from browser import ROOT, page_paths, screenshot
 
 SHOTS = ROOT / "screenshots"
 

@@ -11,6 +11,7 @@ from typing import Any, Callable, Sequence
 
 import plotly.graph_objects as go
 import streamlit as st
+from streamlit.errors import StreamlitPageNotFoundError
 
 from lenet.figures import png_config
 
@@ -22,10 +23,31 @@ COUNT_COLUMNS = {
 }
 
 
-def setup_page(title: str, icon: str = "🧠") -> None:
-    """Page config and the sidebar note; call first on every page."""
+# The sidebar's map: Streamlit would label pages by file name ("streamlit app", "Cross correlation").
+PAGES = [
+    ("streamlit_app.py", "Home", ":material/home:", "What LeNet Lab is and what this machine has."),
+    ("pages/1_Cross_correlation.py", "Cross-correlation", ":material/grid_on:", "Slide a kernel over an image, detect edges, learn a kernel."),
+    ("pages/2_Padding_and_stride.py", "Padding and stride", ":material/straighten:", "How kernel, padding, stride and dilation set the output size."),
+    ("pages/3_Channels.py", "Channels", ":material/layers:", "Many input and output channels; 1x1 convolution as a matrix multiply."),
+    ("pages/4_Pooling.py", "Pooling", ":material/filter_alt:", "Max and average pooling, and why they tolerate small shifts."),
+    ("pages/5_MLP_vs_CNN.py", "MLP vs CNN", ":material/balance:", "Parameters and memory of a dense layer against a convolution."),
+    ("pages/6_Train.py", "Train", ":material/model_training:", "Design a LeNet and train it on Fashion-MNIST, live."),
+    ("pages/7_Inspect.py", "Inspect", ":material/visibility:", "Feature maps, filters, and the mistakes of a trained model."),
+]
+
+
+def setup_page(title: str) -> None:
+    """Page config and the sidebar's map of pages; call first on every page (title as in PAGES)."""
+    icon = next((icon for _, label, icon, _ in PAGES if label == title), ":material/neurology:")
     st.set_page_config(page_title=f"{title} · LeNet Lab", page_icon=icon, layout="wide")
-    st.sidebar.caption("LeNet Lab · follows d2l's chapter on convolutional networks")
+    with st.sidebar:
+        st.markdown("### :material/neurology: LeNet Lab")
+        try:
+            for path, label, page_icon, _ in PAGES:
+                st.page_link(path, label=label, icon=page_icon)
+        except StreamlitPageNotFoundError:  # a page run on its own (as AppTest does) knows no other pages
+            pass
+        st.caption("Follows the convolutional-networks chapter of *Dive into Deep Learning*.")
 
 
 def number(label: str, key: str, min_value: int, max_value: int, default: int, help: str) -> int:
@@ -83,5 +105,5 @@ def checked(func: Callable, *args, **kwargs):
     try:
         return func(*args, **kwargs)
     except ValueError as e:
-        st.error(str(e), icon="⚠️")
+        st.error(str(e), icon=":material/warning:")
         return None

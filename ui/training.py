@@ -10,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from lenet import LeNetConfig, build_lenet, init_weights, plan_layers
+from lenet.figures import png_config
 from lenet.data import available_datasets, load_split
 from lenet.inspection import Evaluation, evaluate
 from lenet.jobs import JobRegistry, TrainingJob
@@ -23,10 +24,6 @@ PRESETS = {"classic": "Classic (d2l: sigmoid, average pooling)", "modern": "Mode
 def registry() -> JobRegistry:
     """One registry for the whole server: it caps how many trainings run at once."""
     return JobRegistry()
-
-
-def png_config(filename: str) -> dict:
-    return {"toImageButtonOptions": {"format": "png", "filename": filename, "scale": 2}}
 
 
 def _apply_preset() -> None:
