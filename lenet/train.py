@@ -332,7 +332,7 @@ def train(config: LeNetConfig, settings: TrainSettings, on_progress: Callable[[P
             break
         synchronize(device)
         train_s = time.perf_counter() - epoch_start
-        test_acc = evaluate(model, test_images, test_labels, channels_last=settings.channels_last)
+        test_acc = evaluate(model, test_images, test_labels, settings.batch_size, settings.channels_last)
         train_loss, train_acc = loss_sum.item() / seen, correct.item() / seen
         if not math.isfinite(train_loss):
             warnings.warn(f"The training loss became {train_loss} in epoch {epoch}: lower the learning rate.")
