@@ -35,15 +35,20 @@ class LeNetConfig:
     pool: str = "avg"
     pool_size: int = 2
     pool_stride: int = 2
+    pool_after: tuple[bool, ...] | None = None  # pool after which conv layers (None: after every one)
     batch_norm: bool = False
     hidden_sizes: tuple[int, ...] = (120, 84)
     num_classes: int = 10
     normalize_mean: float = 0.0
     normalize_std: float = 1.0
+    dense_inputs: int | None = None  # what the first dense layer expects (None: whatever flatten gives)
+    softmax_output: bool = False  # a softmax after the last layer: the notes' second mistake
 
     def __post_init__(self) -> None:
         for name in ("conv_channels", "kernel_sizes", "paddings", "strides", "hidden_sizes"):
             setattr(self, name, tuple(int(v) for v in getattr(self, name)))
+        if self.pool_after is not None:
+            self.pool_after = tuple(bool(v) for v in self.pool_after)
 
     @classmethod
     def classic(cls) -> "LeNetConfig":
@@ -109,8 +114,8 @@ def _check_config(config: LeNetConfig) -> None:
     n_conv = len(config.conv_channels)
     if n_conv == 0:
         raise ValueError("A LeNet needs at least one convolution layer.")
-    for name in ("kernel_sizes", "paddings", "strides"):
-        if len(getattr(config, name)) != n_conv:
+    for name in ("kernel_sizes", "paddings", "strides", "pool_after"):
+        if getattr(config, name) is not None and len(getattr(config, name)) != n_conv:
             raise ValueError(f"{name} has {len(getattr(config, name))} entries but there are {n_conv} conv layers.")
     if config.activation not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, not {config.activation!r}.")
@@ -123,6 +128,28 @@ def _check_config(config: LeNetConfig) -> None:
             raise ValueError(f"{name} must be at least 1 (got {value}).")
     if config.normalize_std <= 0:
         raise ValueError(f"normalize_std must be positive (got {config.normalize_std}).")
+    if config.dense_inputs is not None and config.dense_inputs < 1:
+        raise ValueError(f"dense_inputs must be at least 1, or None to use what flatten gives (got {config.dense_inputs}).")
+
+
+def _flatten_mismatch(config: LeNetConfig, shape: tuple[int, int, int]) -> str:
+    """Why flatten's size differs from what the first dense layer expects, and what would fix it."""
+    n = math.prod(shape)
+    dense = "fc1" if config.hidden_sizes else "output"
+    message = f"flatten gives {' x '.join(map(str, shape))} = {n} values but {dense} expects {config.dense_inputs}"
+    skipped = [i for i, on in enumerate(config.pool_after or (), start=1) if not on]
+    if not skipped or config.pool == "none":
+        return message + f". Make {dense} take {n} inputs (or let the model compute it)."
+    names = ", ".join(f"pool{i}" for i in skipped)
+    message += f": {names} {'was' if len(skipped) == 1 else 'were'} skipped"
+    try:
+        specs = plan_layers(config.replace(pool_after=None, dense_inputs=None))
+        pooled = next(s.out_shape for s in specs if s.name == f"pool{len(config.conv_channels)}")
+        message += f" (pooling after every conv layer gives {' x '.join(map(str, pooled))} = {math.prod(pooled)})"
+    except ValueError:
+        pass
+    after = ", ".join(f"conv{i}" for i in skipped)
+    return message + f". Pool after {after} again, or make {dense} take {n} inputs."
 
 
 def plan_layers(config: LeNetConfig) -> list[LayerSpec]:
@@ -135,8 +162,9 @@ def plan_layers(config: LeNetConfig) -> list[LayerSpec]:
     layers = [LayerSpec("normalize", partial(Normalize, config.normalize_mean, config.normalize_std), (c, h, w))]
     act = ACTIVATIONS[config.activation]
     pool = POOLS[config.pool]
-    for i, (c_out, k, p, s) in enumerate(
-        zip(config.conv_channels, config.kernel_sizes, config.paddings, config.strides), start=1
+    pool_after = config.pool_after or (True,) * len(config.conv_channels)
+    for i, (c_out, k, p, s, pooled) in enumerate(
+        zip(config.conv_channels, config.kernel_sizes, config.paddings, config.strides, pool_after), start=1
     ):
         try:
             h, w = conv_output_shape((h, w), k, p, s)
@@ -148,13 +176,15 @@ def plan_layers(config: LeNetConfig) -> list[LayerSpec]:
         if config.batch_norm:
             layers.append(LayerSpec(f"bn{i}", partial(nn.BatchNorm2d, c), (c, h, w), 2 * c))
         layers.append(LayerSpec(f"act{i}", act, (c, h, w)))
-        if pool is not None:
+        if pool is not None and pooled:
             try:
                 h, w = pool_output_shape((h, w), config.pool_size, 0, config.pool_stride)
             except ValueError as e:
                 raise ValueError(f"pool{i} gets a {c}x{h}x{w} input: {e}") from None
             layers.append(LayerSpec(f"pool{i}", partial(pool, config.pool_size, config.pool_stride), (c, h, w)))
     n = c * h * w
+    if config.dense_inputs not in (None, n):
+        raise ValueError(_flatten_mismatch(config, (c, h, w)))
     layers.append(LayerSpec("flatten", nn.Flatten, (n,)))
     for j, width in enumerate((*config.hidden_sizes, config.num_classes), start=1):
         last = j > len(config.hidden_sizes)
@@ -162,6 +192,8 @@ def plan_layers(config: LeNetConfig) -> list[LayerSpec]:
         layers.append(LayerSpec(name, partial(nn.Linear, n, width), (width,), n * width + width, n * width))
         n = width
         if last:
+            if config.softmax_output:
+                layers.append(LayerSpec("softmax", partial(nn.Softmax, dim=1), (n,)))
             break
         if config.batch_norm:
             layers.append(LayerSpec(f"fc{j}_bn", partial(nn.BatchNorm1d, n), (n,), 2 * n))
