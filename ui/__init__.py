@@ -33,6 +33,7 @@ PAGES = [
     ("pages/5_MLP_vs_CNN.py", "MLP vs CNN", ":material/balance:", "Parameters and memory of a dense layer against a convolution."),
     ("pages/6_Train.py", "Train", ":material/model_training:", "Design a LeNet and train it on Fashion-MNIST, live."),
     ("pages/7_Inspect.py", "Inspect", ":material/visibility:", "Feature maps, filters, and the mistakes of a trained model."),
+    ("pages/8_Parameters.py", "Parameters", ":material/tune:", "Blocks, named parameters, initialisation, shared weights, save and load."),
 ]
 
 
