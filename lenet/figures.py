@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from plotly.subplots import make_subplots
 
 from .lessons import ShiftDemo, format_number, human_count, kernel_footprint, step_to_cell
+from .receptive import UnitField
 from .shapes import IntOrPair, as_pair, conv_output_shape
 
 WINDOW_COLOR = "#f97316"
@@ -274,3 +275,32 @@ def shift_figure(demo: ShiftDemo, shift: int) -> go.Figure:
     ]
     highlights = {(0, 1): demo.conv_changed, (1, 1): demo.pooled_changed}
     return matrix_grid_figure(grid, "Which outputs change when the input moves (outlined)", highlights)
+
+
+def receptive_field_figure(image: torch.Tensor, field: UnitField, out_hw: tuple[int, int], title: str) -> go.Figure:
+    """The image with the pixels one unit sees left bright (its whole field outlined, padding included),
+    beside the layer's grid of units with that unit marked."""
+    n = image.shape[0]
+    top, left, bottom, right = field.box
+    fig = make_subplots(
+        rows=1, cols=2, horizontal_spacing=0.1,
+        subplot_titles=[f"input {n}×{n}: {field.pixels} pixels seen", f"{field.layer}: {out_hw[0]}×{out_hw[1]} units"],
+    )
+    hover = "row %{y}, column %{x}: %{z:.2f}<extra></extra>"
+    fig.add_trace(go.Heatmap(z=image.tolist(), colorscale="gray_r", showscale=False, hovertemplate=hover), row=1, col=1)
+    fig.add_trace(
+        go.Heatmap(z=torch.where(field.mask, float("nan"), 1.0).tolist(), colorscale=[[0, "white"], [1, "white"]],
+                   opacity=0.75, showscale=False, hoverinfo="skip"),
+        row=1, col=1,
+    )
+    fig.add_shape(type="rect", x0=left - 0.5, x1=right + 0.5, y0=top - 0.5, y1=bottom + 0.5,
+                  line=dict(color=WINDOW_COLOR, width=3), row=1, col=1)
+    units = torch.ones(out_hw, dtype=torch.bool)
+    fig.add_trace(_flat_cells(units, INPUT_COLOR, "", f"{field.layer} unit (%{{y}}, %{{x}})"), row=1, col=2)
+    _outline_cells(fig, [field.unit], 1, 2)
+    lo, hi = min(-0.5, top - 0.5, left - 0.5), max(n - 0.5, bottom + 0.5, right + 0.5)
+    for col, (a, b) in ((1, (lo, hi)), (2, (-0.5, max(out_hw) - 0.5))):
+        _grid_axes(fig, 1, col, "column (pixel)" if col == 1 else "column (unit)", "row (pixel)" if col == 1 else "row (unit)")
+        fig.update_xaxes(dtick=None, range=[a, b], row=1, col=col)
+        fig.update_yaxes(dtick=None, range=[b, a], autorange=False, row=1, col=col)
+    return _finish(fig, title, 480)

@@ -289,3 +289,12 @@ def human_bytes(n: int) -> str:
         if n >= size:
             return f"{n / size:.3g} {unit}"
     return f"{n} bytes"
+
+
+def pad_to(image: torch.Tensor, size: int) -> torch.Tensor:
+    """An image centred on a zero border of `size` x `size`, like LeCun's LeNet reading 28 x 28 digits as 32 x 32."""
+    h, w = image.shape
+    if size < max(h, w):
+        raise ValueError(f"cannot pad a {h} x {w} image to {size} x {size}: choose at least {max(h, w)}.")
+    top, left = (size - h) // 2, (size - w) // 2
+    return F.pad(image, (left, size - w - left, top, size - h - top))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import torch
 
+from .model import LeNetConfig, plan_layers
 from .shapes import IntOrPair, as_pair
 
 HEADER = "import torch\nimport torch.nn.functional as F\nfrom torch import nn\n"
@@ -151,4 +152,38 @@ lenet = count(nn.Sequential(
     nn.Conv2d(6, 16, kernel_size=5), nn.Sigmoid(), nn.AvgPool2d(kernel_size=2, stride=2), nn.Flatten(),
     nn.Linear(16 * 5 * 5, 120), nn.Sigmoid(), nn.Linear(120, 84), nn.Sigmoid(), nn.Linear(84, 10)))
 print(f"dense {{dense:,}} ({{4 * dense / 1e9:.3g}} GB in float32), conv {{conv:,}}, LeNet {{lenet:,}}")
+"""
+
+
+def receptive_field_code(config: LeNetConfig, layer: str, unit: tuple[int, int]) -> str:
+    """Find the pixels one unit sees with autograd: where its gradient w.r.t. the input is not zero; leaves seen."""
+    lines, names = [], []
+    for spec in plan_layers(config):
+        if spec.name == "flatten":
+            break
+        if spec.name.startswith("conv"):
+            m = spec.make()
+            lines.append(f"nn.Conv2d({m.in_channels}, {m.out_channels}, kernel_size={m.kernel_size[0]}, "
+                         f"padding={m.padding[0]}, stride={m.stride[0]}),")
+        elif spec.name.startswith("pool"):
+            lines.append(f"nn.AvgPool2d({config.pool_size}, stride={config.pool_stride}),")
+        elif spec.name.startswith("act"):
+            lines.append("nn.Sigmoid(),")
+        else:  # normalising and batch norm work pixel by pixel: they change no field
+            continue
+        names.append(spec.name)
+    body = "\n    ".join(lines)
+    n, (row, col) = config.image_size, unit
+    return HEADER + f"""
+# average pooling even for a max-pooling model: max pooling passes the gradient to one pixel per window,
+# though every pixel in the window can change the output
+net = nn.Sequential(
+    {body}
+).double()
+X = torch.rand(1, {config.in_channels}, {n}, {n}, dtype=torch.float64, requires_grad=True)
+net[:{names.index(layer) + 1}](X)[0, 0, {row}, {col}].backward()  # up to {layer}, unit ({row}, {col}) of channel 0
+seen = X.grad[0].abs().sum(0) != 0
+rows, cols = seen.any(1).nonzero().flatten(), seen.any(0).nonzero().flatten()
+print(seen.sum().item(), "pixels: rows", rows.min().item(), "to", rows.max().item(),
+      "and columns", cols.min().item(), "to", cols.max().item())
 """
