@@ -48,7 +48,8 @@ def _config_widget_values(config: LeNetConfig) -> dict:
 
 def _init_state() -> None:
     if "preset" not in st.session_state:
-        st.session_state.preset = "classic"
+        asked = st.query_params.get("preset")  # a link such as /Train?preset=modern picks the starting recipe
+        st.session_state.preset = asked if asked in PRESETS else "classic"
         _apply_preset()
 
 
