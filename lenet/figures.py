@@ -18,6 +18,7 @@ WINDOW_COLOR = "#f97316"
 WINDOW_FILL = "rgba(249, 115, 22, 0.3)"
 PADDING_COLOR = "#e5e7eb"
 INPUT_COLOR = "#dbeafe"
+UNSEEN_COLOR = "#94a3b8"
 CELL_HEIGHT = 34  # pixels per matrix row, so small matrices stay readable and large ones fit
 
 
@@ -278,7 +279,7 @@ def shift_figure(demo: ShiftDemo, shift: int) -> go.Figure:
 
 
 def receptive_field_figure(image: torch.Tensor, field: UnitField, out_hw: tuple[int, int], title: str) -> go.Figure:
-    """The image with the pixels one unit sees left bright (its whole field outlined, padding included),
+    """The image with the pixels one unit cannot see greyed out (its whole field outlined, padding included),
     beside the layer's grid of units with that unit marked."""
     n = image.shape[0]
     top, left, bottom, right = field.box
@@ -289,10 +290,12 @@ def receptive_field_figure(image: torch.Tensor, field: UnitField, out_hw: tuple[
     hover = "row %{y}, column %{x}: %{z:.2f}<extra></extra>"
     fig.add_trace(go.Heatmap(z=image.tolist(), colorscale="gray_r", showscale=False, hovertemplate=hover), row=1, col=1)
     fig.add_trace(
-        go.Heatmap(z=torch.where(field.mask, float("nan"), 1.0).tolist(), colorscale=[[0, "white"], [1, "white"]],
-                   opacity=0.75, showscale=False, hoverinfo="skip"),
+        go.Heatmap(z=torch.where(field.mask, float("nan"), 1.0).tolist(), colorscale=[[0, UNSEEN_COLOR], [1, UNSEEN_COLOR]],
+                   opacity=0.6, showscale=False, hoverinfo="skip"),
         row=1, col=1,
     )
+    fig.add_shape(type="rect", x0=-0.5, x1=n - 0.5, y0=-0.5, y1=n - 0.5, line=dict(color="#6b7280", width=1, dash="dot"),
+                  row=1, col=1)  # the image's edge, so a field reaching into the padding shows
     fig.add_shape(type="rect", x0=left - 0.5, x1=right + 0.5, y0=top - 0.5, y1=bottom + 0.5,
                   line=dict(color=WINDOW_COLOR, width=3), row=1, col=1)
     units = torch.ones(out_hw, dtype=torch.bool)
