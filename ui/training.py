@@ -14,16 +14,31 @@ from lenet.figures import png_config
 from lenet.data import available_datasets, load_split
 from lenet.inspection import Evaluation, evaluate
 from lenet.jobs import JobRegistry, TrainingJob
+from lenet.limits import Limits, read_limits
 from lenet.runs import delete_run, export_run, import_run, list_runs, load_model, load_run, rename_run
 from lenet.train import TrainSettings, available_devices, preset
 
 PRESETS = {"classic": "Classic (d2l: sigmoid, average pooling)", "modern": "Modern (ReLU, max pooling, batch norm)"}
+SUBSETS = [1000, 2000, 5000, 10000, 20000, 30000, 60000]  # 60000: the whole training set
+
+
+def limits() -> Limits:
+    """This server's caps, from the environment or st.secrets (see lenet.limits); a bad value stops the page."""
+    try:
+        secrets = dict(st.secrets)
+    except FileNotFoundError:  # no secrets.toml: Streamlit raises a subclass of it
+        secrets = {}
+    try:
+        return read_limits(secrets)
+    except ValueError as e:
+        st.error(f"This server's configuration is wrong: {e}")
+        st.stop()
 
 
 @st.cache_resource
 def registry() -> JobRegistry:
     """One registry for the whole server: it caps how many trainings run at once."""
-    return JobRegistry()
+    return JobRegistry(limits().max_trainings)
 
 
 def _apply_preset() -> None:
@@ -119,10 +134,14 @@ def settings_editor() -> TrainSettings:
     cols = st.columns(2)
     dataset = cols[0].selectbox("dataset", datasets, key="set_dataset", help="Datasets found on this machine.")
     device = cols[1].selectbox("device", devices, key="set_device", help="Devices on this machine, fastest first.")
-    subset = st.select_slider("training images", [1000, 2000, 5000, 10000, 20000, 30000, 60000], key="subset_slider",
+    cap = limits()
+    subsets = [n for n in SUBSETS if n < cap.max_train_images] + [min(cap.max_train_images, SUBSETS[-1])]
+    st.session_state.subset_slider = min(st.session_state.subset_slider, subsets[-1])
+    st.session_state.set_epochs = min(st.session_state.set_epochs, cap.max_epochs)
+    subset = st.select_slider("training images", subsets, key="subset_slider",
                               help="Train on the first N images (the test set is always all 10,000).")
     cols = st.columns(3)
-    epochs = cols[0].number_input("epochs", 1, 50, key="set_epochs", help="Passes over the training images.")
+    epochs = cols[0].number_input("epochs", 1, cap.max_epochs, key="set_epochs", help="Passes over the training images.")
     batch_size = cols[1].selectbox("batch size", [32, 64, 128, 256, 512, 1024], key="set_batch_size")
     seed = cols[2].number_input("seed", 0, 2**31 - 1, key="set_seed", help="The same seed repeats a CPU run exactly.")
     cols = st.columns(3)
@@ -132,6 +151,9 @@ def settings_editor() -> TrainSettings:
                                  help="How the learning rate changes during training.")
     base = TrainSettings.from_dict({k.removeprefix("set_"): v for k, v in st.session_state.items()
                                     if isinstance(k, str) and k.startswith("set_")})
+    if cap != Limits():
+        st.caption(f"This server trains on at most {subsets[-1]:,} images for at most {cap.max_epochs} epochs, "
+                   f"{cap.max_trainings} training(s) at a time.")
     return dataclasses.replace(base, dataset=dataset, subset=None if subset == 60000 else subset, epochs=int(epochs),
                         batch_size=int(batch_size), optimizer=optimizer, lr=float(lr), schedule=schedule,
                         seed=int(seed), device=device)
