@@ -39,6 +39,7 @@ CHROMIUM = os.environ.get("LENET_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 WIDTH, HEIGHT = 1280, 800
 MAX_HEIGHT = 12_000
+TIMEOUT_S = 90  # a fresh server's first page imports torch: seconds on a busy machine
 
 
 @dataclass(frozen=True)
@@ -161,7 +162,7 @@ def chromium_page(base_url: str, width: int = WIDTH, height: int = HEIGHT, scale
             browser.close()
 
 
-def wait_until_drawn(page, timeout_s: float = 30) -> None:
+def wait_until_drawn(page, timeout_s: float = TIMEOUT_S) -> None:
     """Wait until Streamlit has finished the script and every chart, image and font is drawn."""
     timeout_ms = timeout_s * 1000
     page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(timeout=timeout_ms)
@@ -192,7 +193,7 @@ def full_length_screenshot(page, out_png: str | Path, height: int | None = None,
     page.set_viewport_size(viewport)
 
 
-def screenshot(page, url_path: str, out_png: str | Path, timeout_s: float = 30, height: int | None = None) -> dict:
+def screenshot(page, url_path: str, out_png: str | Path, timeout_s: float = TIMEOUT_S, height: int | None = None) -> dict:
     """Open url_path, wait until it is drawn, save a PNG of the whole page (or `height` pixels of it).
 
     Returns {"url", "png", "seconds", "exception" (bool), "exception_text", "page_not_found" (bool)}.
@@ -222,14 +223,15 @@ def to_palette(png: str | Path) -> None:
 
 
 def take_screenshots(views: list[View], out_dir: str | Path, width: int = WIDTH, height: int | None = None,
-                     scale: float = 1, runs_dir: str | Path | None = None, palette: bool = False) -> list[dict]:
+                     scale: float = 1, runs_dir: str | Path | None = None, palette: bool = False,
+                     timeout_s: float = TIMEOUT_S) -> list[dict]:
     """Start the app, save out_dir/<view name>.png for every view, stop the app; one report per view."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     reports = []
     with streamlit_server(runs_dir) as url, chromium_page(url, width, height or HEIGHT, scale) as page:
         for view in views:
-            reports.append(screenshot(page, view.url_path, out_dir / f"{view.name}.png", height=height))
+            reports.append(screenshot(page, view.url_path, out_dir / f"{view.name}.png", timeout_s, height))
             if palette:
                 to_palette(reports[-1]["png"])
             print(f"{reports[-1]['png']}  ({reports[-1]['seconds']:.1f} s, {view.url_path})", flush=True)
@@ -249,6 +251,7 @@ def _parser() -> argparse.ArgumentParser:
                                               f"{MAX_HEIGHT:,} pixels")
     p.add_argument("--scale", type=float, default=1, help="device pixel ratio: 2 gives a PNG twice as wide, sharper")
     p.add_argument("--palette", action="store_true", help="256-colour PNGs, about 2.5 times smaller (the README's)")
+    p.add_argument("--timeout", type=float, default=TIMEOUT_S, help=f"seconds to wait for a page (default {TIMEOUT_S})")
     p.add_argument("--runs-dir", type=Path, help="runs folder the app reads (default: $LENET_RUNS_DIR or runs/)")
     return p
 
@@ -271,7 +274,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         views = [v for v in views if v.name in args.names]
     try:
         reports = take_screenshots(views, args.out, args.width, args.height, args.scale, args.runs_dir,
-                                   args.palette)
+                                   args.palette, args.timeout)
     except FileNotFoundError as e:
         parser.exit(2, f"error: {e}\n")
     failed = [r for r in reports if r["exception"] or r["page_not_found"]]
