@@ -22,7 +22,7 @@ if [ ${#apt_packages[@]} -gt 0 ]; then
 fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
-requirements=requirements.txt
+requirements=requirements-app.txt
 [ "$dev" = 1 ] && requirements=requirements-dev.txt
 stamp=".venv/.installed-$(cat requirements*.txt | sha1sum | cut -c1-12)-$dev"
 if [ ! -f "$stamp" ]; then
