@@ -10,7 +10,15 @@ import torch
 import torch.nn.functional as F
 from plotly.subplots import make_subplots
 
-from .lessons import ShiftDemo, format_number, human_count, kernel_footprint, step_to_cell
+from .lessons import (
+    ShiftDemo,
+    format_number,
+    human_count,
+    kernel_footprint,
+    step_to_cell,
+    total_padding_output_shape,
+    total_padding_sides,
+)
 from .receptive import UnitField
 from .shapes import IntOrPair, as_pair, conv_output_shape
 
@@ -127,25 +135,30 @@ def sliding_window_figure(
     show_input_values: bool = True,
     padding_label: str = "0",
     show_positions: bool = False,
+    sides: tuple[int, int, int, int] | None = None,
+    kernel_title: str = "kernel",
 ) -> go.Figure:
     """The padded input with the window that makes output `cell`, the kernel (when given), and the output.
 
     Padding cells are grey and labelled `padding_label`; show_positions marks where every window starts.
+    sides, in F.pad's order (left, right, top, bottom), replaces `padding` for uneven padding.
     """
     p_h, p_w = as_pair(padding, "padding")
+    sides = sides or (p_w, p_w, p_h, p_h)
     n_h, n_w = X.shape
-    padded_h, padded_w = n_h + 2 * p_h, n_w + 2 * p_w
-    inside = F.pad(torch.ones(n_h, n_w), (p_w, p_w, p_h, p_h)).bool()
-    panels = [(f"input {n_h}×{n_w}" + (f", padded to {padded_h}×{padded_w}" if p_h or p_w else ""), padded_w)]
+    padded_h, padded_w = n_h + sides[2] + sides[3], n_w + sides[0] + sides[1]
+    inside = F.pad(torch.ones(n_h, n_w), sides).bool()
+    padded = any(sides)
+    panels = [(f"input {n_h}×{n_w}" + (f", padded to {padded_h}×{padded_w}" if padded else ""), padded_w)]
     if K is not None:
-        panels.append((f"kernel {K.shape[0]}×{K.shape[1]}", K.shape[1]))
+        panels.append((f"{kernel_title} {K.shape[0]}×{K.shape[1]}", K.shape[1]))
     panels.append((f"output {Y.shape[0]}×{Y.shape[1]}", Y.shape[1]))
     fig = make_subplots(
         rows=1, cols=len(panels), subplot_titles=[t for t, _ in panels], column_widths=[w + 2 for _, w in panels],
         horizontal_spacing=0.08,
     )
     if show_input_values:
-        values = F.pad(X.float(), (p_w, p_w, p_h, p_h)).masked_fill(~inside, float("nan"))
+        values = F.pad(X.float(), sides).masked_fill(~inside, float("nan"))
         fig.add_trace(_heatmap(values), row=1, col=1)
     else:
         fig.add_trace(_flat_cells(inside, INPUT_COLOR, "", "input at row %{y}, column %{x}"), row=1, col=1)
@@ -161,8 +174,8 @@ def sliding_window_figure(
             ),
             row=1, col=1,
         )
-    padded = " (padded)" if p_h or p_w else ""
-    _grid_axes(fig, 1, 1, "column" + padded, "row" + padded)
+    suffix = " (padded)" if padded else ""
+    _grid_axes(fig, 1, 1, "column" + suffix, "row" + suffix)
     if K is not None:
         fig.add_trace(_heatmap(K, "Oranges"), row=1, col=2)
         _grid_axes(fig, 1, 2)
@@ -230,16 +243,30 @@ def parameter_figure(table: pd.DataFrame) -> go.Figure:
 
 
 def padding_figure(
-    input_hw: IntOrPair, kernel_size: IntOrPair, padding: IntOrPair, stride: IntOrPair, dilation: IntOrPair, step: int
+    input_hw: IntOrPair,
+    kernel_size: IntOrPair,
+    padding: IntOrPair,
+    stride: IntOrPair,
+    dilation: IntOrPair,
+    step: int,
+    total: bool = False,
 ) -> go.Figure:
-    """Where the kernel sits at window `step` on the padded input, every window's start, and the output numbered by step."""
+    """Where the kernel sits at window `step` on the padded input, every window's start, and the output numbered by step.
+
+    total=True reads padding as the rows (columns) over both sides, split unevenly when odd.
+    """
     n_h, n_w = as_pair(input_hw, "input size")
-    out_h, out_w = conv_output_shape((n_h, n_w), kernel_size, padding, stride, dilation)
+    if total:
+        out_h, out_w = total_padding_output_shape((n_h, n_w), kernel_size, padding, stride, dilation)
+        sides = total_padding_sides(padding)
+    else:
+        out_h, out_w = conv_output_shape((n_h, n_w), kernel_size, padding, stride, dilation)
+        sides = None
     steps = torch.arange(1, out_h * out_w + 1).reshape(out_h, out_w)
     return sliding_window_figure(
         torch.zeros(n_h, n_w), steps, step_to_cell(step, (out_h, out_w)), kernel_size, padding, stride, dilation,
         title=f"Window {step} of {out_h * out_w} (output cells are numbered by step)", show_input_values=False,
-        show_positions=True,
+        show_positions=True, sides=sides,
     )
 
 
@@ -307,3 +334,18 @@ def receptive_field_figure(image: torch.Tensor, field: UnitField, out_hw: tuple[
         fig.update_xaxes(dtick=None, range=[a, b], row=1, col=col)
         fig.update_yaxes(dtick=None, range=[b, a], autorange=False, row=1, col=col)
     return _finish(fig, title, 480)
+
+
+def dice_figure(distribution: torch.Tensor, total: int) -> go.Figure:
+    """P(sum) of two dice as bars from 2 up, the chosen sum in the highlight colour, each labelled in 36ths."""
+    sums = list(range(2, 2 + len(distribution)))
+    fig = go.Figure(
+        go.Bar(
+            x=sums, y=distribution.tolist(), text=[f"{round(36 * v)}/36" for v in distribution.tolist()],
+            textposition="outside", marker_color=[WINDOW_COLOR if s == total else "#2563eb" for s in sums],
+            hovertemplate="sum %{x}: %{y:.4f}<extra></extra>",
+        )
+    )
+    fig.update_xaxes(title_text="sum of the two dice", dtick=1)
+    fig.update_yaxes(title_text="probability", range=[0, 1.2 * float(distribution.max())])
+    return _finish(fig, f"Two fair dice: P(sum) = (f * g)(sum), with sum = {total} highlighted", 360)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from fractions import Fraction
 
 import pandas as pd
 import torch
@@ -111,13 +112,54 @@ def kernel_footprint(
     return [(i * s_h + a * d_h, j * s_w + b * d_w) for a in range(k_h) for b in range(k_w)]
 
 
+def split_padding(total: int) -> tuple[int, int]:
+    """Total padding over both sides -> (before, after); an odd total puts the extra row on top
+    (column on the left), as d2l suggests. PyTorch's padding="same" puts it at the bottom (right)."""
+    return (total + 1) // 2, total // 2
+
+
+def total_padding_sides(total: IntOrPair) -> tuple[int, int, int, int]:
+    """F.pad's (left, right, top, bottom) for a total padding per axis (height, width)."""
+    p_h, p_w = as_pair(total, "padding")
+    if min(p_h, p_w) < 0:
+        raise ValueError(f"padding cannot be negative (got {(p_h, p_w)}); use 0 for no padding.")
+    return (*split_padding(p_w), *split_padding(p_h))
+
+
+def total_padding_output_shape(
+    input_hw: IntOrPair, kernel_size: IntOrPair, total: IntOrPair, stride: IntOrPair = 1, dilation: IntOrPair = 1
+) -> Pair:
+    """The book's output size floor((n - k + p + s) / s), where p is the padding over both sides together.
+
+    Raises ValueError, saying which setting to change, when the output would be empty.
+    """
+    left, right, top, bottom = total_padding_sides(total)
+    n, k, d = as_pair(input_hw, "input size"), as_pair(kernel_size, "kernel size"), as_pair(dilation, "dilation")
+    for axis, ni, ki, di, pi in zip(("height", "width"), n, k, d, (top + bottom, left + right)):
+        span = di * (ki - 1) + 1
+        if span > ni + pi:
+            raise ValueError(
+                f"The kernel {ki} is larger than the padded input {ni} + {pi} = {ni + pi} in {axis}: "
+                f"make the kernel smaller or the total padding at least {span - ni}."
+            )
+    return conv_output_shape((n[0] + top + bottom, n[1] + left + right), k, 0, stride, d)
+
+
 def output_size_formulas(
-    input_hw: IntOrPair, kernel_size: IntOrPair, padding: IntOrPair = 0, stride: IntOrPair = 1, dilation: IntOrPair = 1
+    input_hw: IntOrPair,
+    kernel_size: IntOrPair,
+    padding: IntOrPair = 0,
+    stride: IntOrPair = 1,
+    dilation: IntOrPair = 1,
+    total: bool = False,
 ) -> list[str]:
     """The output-size formula in LaTeX for height and width, with the numbers put in.
 
-    Raises conv_output_shape's ValueError when the output would be empty.
+    total=False: p rows on each side (PyTorch's padding=p); total=True: p rows over both sides (the book's p_h).
+    Raises a ValueError when the output would be empty.
     """
+    if total:
+        return _total_padding_formulas(input_hw, kernel_size, padding, stride, dilation)
     out = conv_output_shape(input_hw, kernel_size, padding, stride, dilation)
     n, k, p = as_pair(input_hw, "input size"), as_pair(kernel_size, "kernel size"), as_pair(padding, "padding")
     s, d = as_pair(stride, "stride"), as_pair(dilation, "dilation")
@@ -132,6 +174,27 @@ def output_size_formulas(
         lines.append(
             rf"\text{{{axis}: }} \left\lfloor {symbols} \right\rfloor + 1"
             rf" = \left\lfloor {numbers} \right\rfloor + 1 = {oi}"
+        )
+    return lines
+
+
+def _total_padding_formulas(
+    input_hw: IntOrPair, kernel_size: IntOrPair, total: IntOrPair, stride: IntOrPair, dilation: IntOrPair
+) -> list[str]:
+    out = total_padding_output_shape(input_hw, kernel_size, total, stride, dilation)
+    n, k, p = as_pair(input_hw, "input size"), as_pair(kernel_size, "kernel size"), as_pair(total, "padding")
+    s, d = as_pair(stride, "stride"), as_pair(dilation, "dilation")
+    lines = []
+    for axis, a, ni, ki, pi, si, di, oi in zip(("height", "width"), "hw", n, k, p, s, d, out):
+        if di == 1:
+            symbols = rf"\frac{{n_{a} - k_{a} + p_{a} + s_{a}}}{{s_{a}}}"
+            numbers = rf"\frac{{{ni} - {ki} + {pi} + {si}}}{{{si}}}"
+        else:
+            symbols = rf"\frac{{n_{a} - d_{a}(k_{a} - 1) - 1 + p_{a} + s_{a}}}{{s_{a}}}"
+            numbers = rf"\frac{{{ni} - {di} \cdot ({ki} - 1) - 1 + {pi} + {si}}}{{{si}}}"
+        lines.append(
+            rf"\text{{{axis}: }} \left\lfloor {symbols} \right\rfloor"
+            rf" = \left\lfloor {numbers} \right\rfloor = {oi}"
         )
     return lines
 
@@ -172,12 +235,24 @@ def example_kernel(name: str, kernel_size: IntOrPair) -> torch.Tensor:
 
 
 def apply_conv(
-    image: torch.Tensor, kernel: torch.Tensor, padding: IntOrPair = 0, stride: IntOrPair = 1, dilation: IntOrPair = 1
+    image: torch.Tensor,
+    kernel: torch.Tensor,
+    padding: IntOrPair = 0,
+    stride: IntOrPair = 1,
+    dilation: IntOrPair = 1,
+    total: bool = False,
 ) -> torch.Tensor:
-    """One (h, w) image through one conv kernel with torch's conv2d, checked first by conv_output_shape."""
+    """One (h, w) image through one conv kernel with torch's conv2d, after checking the output size.
+
+    total=True reads padding as rows (columns) over both sides and pads with F.pad, unevenly when odd.
+    """
+    s, d = as_pair(stride, "stride"), as_pair(dilation, "dilation")
+    if total:
+        total_padding_output_shape(tuple(image.shape), tuple(kernel.shape), padding, stride, dilation)
+        padded = F.pad(image, total_padding_sides(padding))
+        return F.conv2d(padded[None, None], kernel[None, None], stride=s, dilation=d)[0, 0]
     conv_output_shape(tuple(image.shape), tuple(kernel.shape), padding, stride, dilation)
-    p, s, d = as_pair(padding, "padding"), as_pair(stride, "stride"), as_pair(dilation, "dilation")
-    return F.conv2d(image[None, None], kernel[None, None], padding=p, stride=s, dilation=d)[0, 0]
+    return F.conv2d(image[None, None], kernel[None, None], padding=as_pair(padding, "padding"), stride=s, dilation=d)[0, 0]
 
 
 def example_channels(in_channels: int, out_channels: int, size: int, kernel_size: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -298,3 +373,63 @@ def pad_to(image: torch.Tensor, size: int) -> torch.Tensor:
         raise ValueError(f"cannot pad a {h} x {w} image to {size} x {size}: choose at least {max(h, w)}.")
     top, left = (size - h) // 2, (size - w) // 2
     return F.pad(image, (left, size - w - left, top, size - h - top))
+
+
+def other_padding_convention(
+    input_hw: IntOrPair, kernel_size: IntOrPair, padding: IntOrPair, stride: IntOrPair, dilation: IntOrPair, total: bool
+) -> str:
+    """The same padding told in the other convention (markdown), with F.pad's sides when a total is odd."""
+    p_h, p_w = as_pair(padding, "padding")
+    if not total:
+        both = (2 * p_h, 2 * p_w)
+        out = total_padding_output_shape(input_hw, kernel_size, both, stride, dilation)
+        return (f"Counted over both sides, as the book does, this is $p = {both}$: "
+                f"$\\lfloor (n - k + p + s) / s \\rfloor$ gives the same {out[0]} × {out[1]}.")
+    if p_h % 2 == 0 and p_w % 2 == 0:
+        half = (p_h // 2, p_w // 2)
+        out = conv_output_shape(input_hw, kernel_size, half, stride, dilation)
+        return f"Per side this is PyTorch's `padding={half}`, which gives the same {out[0]} × {out[1]}."
+    sides = total_padding_sides((p_h, p_w))
+    return (f"An odd total cannot be split evenly, and PyTorch's `padding=` pads both sides alike: pad first with "
+            f"`F.pad(X, {sides})` (left, right, top, bottom), the extra row on top and the extra column on the left "
+            "as d2l suggests. PyTorch's `padding=\"same\"` puts the extra one at the bottom and right instead.")
+
+
+def convolution_terms(kernel_hw: tuple[int, int], cell: tuple[int, int]) -> str:
+    """True convolution's sum for one output cell with the indices written out: 'X[0, 0]·K[1, 1] + X[0, 1]·K[1, 0] + ...'.
+
+    Y[i, j] = sum over a, b of X[i + a, j + b] K[k_h - 1 - a, k_w - 1 - b]: the kernel read backwards.
+    """
+    (k_h, k_w), (i, j) = kernel_hw, cell
+    return " + ".join(
+        f"X[{i + a}, {j + b}]·K[{k_h - 1 - a}, {k_w - 1 - b}]" for a in range(k_h) for b in range(k_w)
+    )
+
+
+def convolve1d(f: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    """Full 1-D convolution (f * g)(n) = sum over t of f(t) g(n - t): cross-correlation with g flipped, zeros around f."""
+    padded = F.pad(f[None, None].float(), (len(g) - 1, len(g) - 1))
+    return F.conv1d(padded, g.flip(0)[None, None].float())[0, 0]
+
+
+FACES = 6
+DIE = torch.full((FACES,), 1 / FACES)  # a fair die: P(1) = ... = P(6) = 1/6
+
+
+def dice_sum_distribution() -> torch.Tensor:
+    """P(sum = 2), ..., P(sum = 12) for two fair dice: the convolution of their distributions."""
+    return convolve1d(DIE, DIE)
+
+
+def dice_arithmetic(total: int) -> str:
+    """The convolution sum for two fair dice adding up to `total`, term by term, in 36ths."""
+    if not 2 <= total <= 2 * FACES:
+        raise ValueError(f"two dice sum to 2 to {2 * FACES}, not {total}.")
+    pairs = [(m, total - m) for m in range(1, FACES + 1) if 1 <= total - m <= FACES]
+    outcomes = FACES * FACES
+    line = f"P(sum = {total}) = " + " + ".join(f"f({m})g({n})" for m, n in pairs)
+    if len(pairs) > 1:
+        line += " = " + " + ".join(f"1/{outcomes}" for _ in pairs)
+    line += f" = {len(pairs)}/{outcomes}"
+    reduced = Fraction(len(pairs), outcomes)
+    return line + (f" = {reduced}" if reduced.denominator != outcomes else "")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import torch
 
+from .lessons import total_padding_sides
 from .model import LeNetConfig, plan_layers
 from .shapes import IntOrPair, as_pair
 
@@ -19,14 +20,29 @@ def tensor_literal(X: torch.Tensor) -> str:
     return f"torch.tensor({values})"
 
 
-def corr2d_code(X: torch.Tensor, K: torch.Tensor) -> str:
-    """Cross-correlation of X with K; leaves Y."""
+def corr2d_code(X: torch.Tensor, K: torch.Tensor, flip: bool = False) -> str:
+    """Cross-correlation of X with K, or with flip=True true convolution (K flipped first); leaves Y."""
+    if flip:
+        kernel = "K.flip(0, 1)  # true convolution: cross-correlation with the kernel flipped both ways"
+    else:
+        kernel = "K  # conv2d computes cross-correlation"
     return HEADER + f"""
 X = {tensor_literal(X)}
 K = {tensor_literal(K)}
-# conv2d computes cross-correlation; it wants (batch, channels, height, width)
-Y = F.conv2d(X[None, None], K[None, None])[0, 0]
+kernel = {kernel}
+Y = F.conv2d(X[None, None], kernel[None, None])[0, 0]  # conv2d wants (batch, channels, height, width)
 print(Y)
+"""
+
+
+def dice_code(total: int) -> str:
+    """The distribution of the sum of two fair dice as a 1-D convolution; leaves p and p_total."""
+    return HEADER + f"""
+f = g = torch.full((6,), 1 / 6)  # a fair die: faces 1 to 6
+# (f * g)(n) = sum over t of f(t) g(n - t): conv1d cross-correlates, so flip g and pad f with zeros
+p = F.conv1d(F.pad(f, (5, 5))[None, None], g.flip(0)[None, None])[0, 0]  # P(sum = 2), ..., P(sum = 12)
+p_total = p[{total} - 2].item()
+print(f"P(sum = {total}) = {{p_total:.4f}} = {{round(36 * p_total)}}/36")
 """
 
 
@@ -68,11 +84,29 @@ print(conv2d.weight.reshape((1, 2)))
 
 
 def conv_shape_code(
-    input_hw: IntOrPair, kernel_size: IntOrPair, padding: IntOrPair = 0, stride: IntOrPair = 1, dilation: IntOrPair = 1
+    input_hw: IntOrPair,
+    kernel_size: IntOrPair,
+    padding: IntOrPair = 0,
+    stride: IntOrPair = 1,
+    dilation: IntOrPair = 1,
+    total: bool = False,
 ) -> str:
-    """One conv layer with these settings on a random input; leaves Y."""
+    """One conv layer with these settings on a random input; leaves Y.
+
+    total=True: padding is over both sides, done with F.pad (unevenly when odd, the extra row on top).
+    """
     n, k = as_pair(input_hw, "input size"), as_pair(kernel_size, "kernel size")
     p, s, d = as_pair(padding, "padding"), as_pair(stride, "stride"), as_pair(dilation, "dilation")
+    if total:
+        left, right, top, bottom = total_padding_sides(p)
+        return HEADER + f"""
+conv = nn.Conv2d(1, 1, kernel_size={k}, stride={s}, dilation={d})  # no padding here: F.pad does it
+X = torch.rand(1, 1, {n[0]}, {n[1]})  # (batch, channels, height, width)
+# {p[0]} rows and {p[1]} columns of zeros in all: F.pad takes (left, right, top, bottom)
+X_padded = F.pad(X, ({left}, {right}, {top}, {bottom}))
+Y = conv(X_padded)
+print(X_padded.shape, Y.shape)
+"""
     return HEADER + f"""
 conv = nn.Conv2d(1, 1, kernel_size={k}, padding={p}, stride={s}, dilation={d})
 X = torch.rand(1, 1, {n[0]}, {n[1]})  # (batch, channels, height, width)

@@ -3,10 +3,19 @@
 import streamlit as st
 
 import ui
-from lenet import EDGE_KERNEL, conv_output_shape, corr2d, edge_image, learn_kernel
-from lenet.figures import kernel_comparison_figure, loss_figure, matrix_grid_figure, sliding_window_figure
-from lenet.lessons import diverged, format_matrix, parse_matrix, step_to_cell, window_arithmetic
-from lenet.snippets import corr2d_code, edge_code, learn_kernel_code
+from lenet import EDGE_KERNEL, conv_output_shape, convolve2d, corr2d, edge_image, learn_kernel
+from lenet.figures import dice_figure, kernel_comparison_figure, loss_figure, matrix_grid_figure, sliding_window_figure
+from lenet.lessons import (
+    convolution_terms,
+    dice_arithmetic,
+    dice_sum_distribution,
+    diverged,
+    format_matrix,
+    parse_matrix,
+    step_to_cell,
+    window_arithmetic,
+)
+from lenet.snippets import corr2d_code, dice_code, edge_code, learn_kernel_code
 
 ui.setup_page("Cross-correlation")
 st.title("Cross-correlation")
@@ -21,6 +30,15 @@ st.latex(
 )
 
 st.header("Slide the window")
+OPERATIONS = ("cross-correlation", "convolution")
+flip = ui.choice(
+    "Operation", "op", OPERATIONS,
+    "Convolution proper reads the kernel backwards: it is cross-correlation with K flipped up-down and "
+    "left-right. A learned kernel simply learns the flipped values, so deep learning uses cross-correlation.",
+) == OPERATIONS[1]
+if flip:
+    st.latex(r"\begin{gathered}(f * g)(m, n) = \sum_{h} \sum_{k} f(h, k)\, g(m - h, n - k) \\"
+             r"Y[i, j] = \sum_{a} \sum_{b} X[i + a,\, j + b]\; K[k_h - 1 - a,\, k_w - 1 - b]\end{gathered}")
 left, right = st.columns(2)
 with left:
     x_text = ui.text("Input X", "X", "0 1 2; 3 4 5; 6 7 8", "Numbers separated by spaces, rows by ';' (at most 10 x 10).")
@@ -29,17 +47,24 @@ with right:
 X, K = ui.checked(parse_matrix, x_text, "Input X"), ui.checked(parse_matrix, k_text, "Kernel K")
 out_hw = ui.checked(conv_output_shape, tuple(X.shape), tuple(K.shape)) if X is not None and K is not None else None
 if out_hw is not None:
-    Y = corr2d(X, K)
+    Y = convolve2d(X, K) if flip else corr2d(X, K)
+    kernel = K.flip(0, 1) if flip else K
     left, right = st.columns([3, 1])
     with left:
         step = ui.step_slider("Window position", "step", out_hw[0] * out_hw[1], "Which output value to build, row by row.")
     right.metric("Output shape", f"{out_hw[0]} × {out_hw[1]}")
     cell = step_to_cell(step, out_hw)
-    st.markdown(f"**Y[{cell[0]}, {cell[1]}]** = {window_arithmetic(X, K, cell)}")
-    fig = sliding_window_figure(X, Y, cell, tuple(K.shape), K=K, title=f"Y = corr2d(X, K), window {step} of {Y.numel()}")
-    ui.show_figure(fig, "cross_correlation")
+    if flip:
+        st.markdown(f"**Y[{cell[0]}, {cell[1]}]** = {convolution_terms(tuple(K.shape), cell)}")
+        st.markdown(f"= {window_arithmetic(X, kernel, cell)}")
+    else:
+        st.markdown(f"**Y[{cell[0]}, {cell[1]}]** = {window_arithmetic(X, K, cell)}")
+    name = "convolve2d" if flip else "corr2d"
+    fig = sliding_window_figure(X, Y, cell, tuple(K.shape), K=kernel, title=f"Y = {name}(X, K), window {step} of {Y.numel()}",
+                                kernel_title="K flipped" if flip else "kernel")
+    ui.show_figure(fig, "convolution" if flip else "cross_correlation")
     st.markdown(f"Output Y = `{format_matrix(Y)}`")
-    ui.show_code(corr2d_code(X, K))
+    ui.show_code(corr2d_code(X, K, flip=flip))
 
 st.header("Edge detection")
 st.markdown(
@@ -80,3 +105,17 @@ with left:
 with right:
     ui.show_figure(kernel_comparison_figure(learned, EDGE_KERNEL), "learned_kernel")
 ui.show_code(learn_kernel_code(lr, iterations))
+
+st.header("Convolution in mathematics: two dice")
+st.markdown(
+    "In probability, convolution adds random numbers: if one die shows $t$ with chance $f(t)$ and the other "
+    "$n - t$ with chance $g(n - t)$, the chance that they sum to $n$ is $(f * g)(n) = \\sum_t f(t)\\, g(n - t)$. "
+    "As $t$ goes up, $n - t$ goes down: one of the two is read backwards, which is the flip."
+)
+total = ui.number("Sum of the two dice", "dice_sum", 2, 12, 4, "Which sum to compute (2 to 12); the notes take 4.")
+distribution = dice_sum_distribution()
+left, right = st.columns([1, 3])
+left.metric(f"P(sum = {total})", f"{round(36 * float(distribution[total - 2]))}/36")
+right.markdown(dice_arithmetic(total))
+ui.show_figure(dice_figure(distribution, total), "dice_convolution")
+ui.show_code(dice_code(total))
