@@ -59,7 +59,7 @@ class TrainSettings:
     init: str = "xavier"
     seed: int = 0
     device: str = "auto"
-    progress_every: int = 20  # batches between progress reports
+    progress_every: int = 20  # most batches between progress reports (short epochs report about 10 times)
     augment: bool = False  # random horizontal flips and shifts of up to 2 pixels
     channels_last: bool = True  # NHWC activations: faster convolutions on CPU for the classic model
     amp: bool = False  # CUDA only: autocast to bfloat16 (float16 with loss scaling where bf16 is missing)
@@ -285,6 +285,7 @@ def train(config: LeNetConfig, settings: TrainSettings, on_progress: Callable[[P
         model = model.to(memory_format=torch.channels_last)
     n = len(labels)
     batches = math.ceil(n / settings.batch_size)
+    report_every = min(settings.progress_every, max(1, batches // 10))  # live curves need points in short epochs
     opt, sched = _make_optimizer(model, settings, settings.epochs * batches)
     scaler = torch.amp.GradScaler("cuda", enabled=settings.amp and device.type == "cuda"
                                   and not torch.cuda.is_bf16_supported())
@@ -325,7 +326,7 @@ def train(config: LeNetConfig, settings: TrainSettings, on_progress: Callable[[P
             loss_sum += loss.detach() * len(y)
             correct += (logits.argmax(1) == y).sum()
             seen += len(y)
-            if (b + 1) % settings.progress_every == 0 and b + 1 < batches:
+            if (b + 1) % report_every == 0 and b + 1 < batches:
                 synchronize(device)
                 report("batch", epoch, b + 1, loss_sum, correct, seen, time.perf_counter() - epoch_start)
         if stopped:

@@ -10,7 +10,7 @@ from lenet import LeNetConfig, TrainSettings, available_devices, count_parameter
 from lenet import data
 from lenet.train import augment_batch, evaluate, train
 
-TINY = TrainSettings(subset=512, test_subset=256, epochs=2, batch_size=64, lr=0.1, momentum=0.9, init="default",
+TINY = TrainSettings(subset=1280, test_subset=256, epochs=2, batch_size=64, lr=0.1, momentum=0.9, init="default",
                      progress_every=2, device="cpu")
 
 
@@ -37,7 +37,7 @@ def test_same_seed_same_losses_other_seed_other_losses():
         return [p.train_loss for p in points]
 
     first = losses(1)
-    assert len(first) == 2 * (3 + 1) and first == losses(1)
+    assert len(first) == 2 * (9 + 1) and first == losses(1)
     assert first != losses(2)
 
 
@@ -45,7 +45,8 @@ def test_progress_reports_batches_and_epochs_in_order():
     points = []
     result = train(LeNetConfig.modern(), TINY, points.append)
     assert [(p.kind, p.epoch, p.batch) for p in points[:5]] == [
-        ("batch", 1, 2), ("batch", 1, 4), ("batch", 1, 6), ("epoch", 1, 8), ("batch", 2, 2)]
+        ("batch", 1, 2), ("batch", 1, 4), ("batch", 1, 6), ("batch", 1, 8), ("batch", 1, 10)]
+    assert [(p.kind, p.epoch, p.batch) for p in points[8:11]] == [("batch", 1, 18), ("epoch", 1, 20), ("batch", 2, 2)]
     fractions = [p.fraction for p in points]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0 and points[-1].eta_s == 0.0
     assert all((p.test_acc is None) == (p.kind == "batch") for p in points)
@@ -53,6 +54,12 @@ def test_progress_reports_batches_and_epochs_in_order():
     assert [p.test_acc for p in epochs] == result.history["test_acc"].tolist()
     assert [p.train_loss for p in epochs] == pytest.approx(result.history["train_loss"].tolist())
     assert all(p.images_per_s > 0 and p.elapsed_s > 0 for p in points)
+
+
+def test_short_epochs_still_report_within_the_epoch():
+    points = []
+    train(LeNetConfig.modern(), TINY.replace(subset=256, epochs=1, progress_every=20), points.append)
+    assert [(p.kind, p.batch) for p in points] == [("batch", 1), ("batch", 2), ("batch", 3), ("epoch", 4)]
 
 
 def test_stop_mid_epoch_keeps_the_finished_epochs(tmp_path):
