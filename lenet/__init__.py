@@ -6,6 +6,7 @@ from .model import (
     LeNetConfig,
     build_lenet,
     count_parameters,
+    estimate_training_memory,
     init_weights,
     layer_table,
     plan_layers,

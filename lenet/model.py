@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import partial
@@ -152,10 +153,11 @@ def _flatten_mismatch(config: LeNetConfig, shape: tuple[int, int, int]) -> str:
     return message + f". Pool after {after} again, or make {dense} take {n} inputs."
 
 
-def plan_layers(config: LeNetConfig) -> list[LayerSpec]:
+def plan_layers(config: LeNetConfig, batch_size: int | None = 1) -> list[LayerSpec]:
     """Every layer with its output shape and cost, worked out without building a tensor.
 
-    Raises ValueError naming the layer whose output would be empty.
+    Raises ValueError naming the layer whose output would be empty, or giving the estimated memory when
+    training on batches of batch_size would need more than max_training_bytes() (None: no memory check).
     """
     _check_config(config)
     c, h, w = config.in_channels, config.image_size, config.image_size
@@ -198,7 +200,42 @@ def plan_layers(config: LeNetConfig) -> list[LayerSpec]:
         if config.batch_norm:
             layers.append(LayerSpec(f"fc{j}_bn", partial(nn.BatchNorm1d, n), (n,), 2 * n))
         layers.append(LayerSpec(f"fc{j}_act", act, (n,)))
+    if batch_size is not None:
+        _check_memory(layers, batch_size)
     return layers
+
+
+def max_training_bytes() -> int:
+    """The memory one training may use: $LENET_MAX_TRAINING_MB megabytes, else 2 GB (a hosted app gets 0.7-2.7 GB)."""
+    return int(os.environ.get("LENET_MAX_TRAINING_MB", "2000")) * 10**6
+
+
+def _training_bytes(layers: list[LayerSpec], batch_size: int) -> tuple[int, int]:
+    """(weights, gradients and two optimiser buffers; every layer's output kept for backward plus two gradients)."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1 (got {batch_size}).")
+    outputs = [math.prod(spec.out_shape) for spec in layers]
+    state = 4 * 4 * sum(spec.parameters for spec in layers)
+    return state, 4 * batch_size * (sum(outputs) + 2 * max(outputs))
+
+
+def _check_memory(layers: list[LayerSpec], batch_size: int) -> None:
+    from .lessons import human_bytes  # lessons imports this module
+
+    state, activations = _training_bytes(layers, batch_size)
+    limit = max_training_bytes()
+    if state + activations > limit:
+        raise ValueError(
+            f"Training this model on batches of {batch_size} would need about {human_bytes(state + activations)} "
+            f"({human_bytes(state)} for weights, gradients and optimiser state, {human_bytes(activations)} for "
+            f"activations); the limit is {human_bytes(limit)}. Use fewer channels or dense units, more stride or "
+            "pooling, or a smaller batch."
+        )
+
+
+def estimate_training_memory(config: LeNetConfig, batch_size: int = 1) -> int:
+    """Bytes needed to train config on batches of batch_size (float32), for any config whose shapes work out."""
+    return sum(_training_bytes(plan_layers(config, batch_size=None), batch_size))
 
 
 def build_lenet(config: LeNetConfig) -> nn.Sequential:

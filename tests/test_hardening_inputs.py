@@ -1,0 +1,243 @@
+"""Bad input everywhere: every widget of every page at its bounds and through its options, hostile text and
+URLs, and random shapes and LeNet configurations that either agree with torch or raise a ValueError."""
+
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings, strategies as st
+from streamlit.testing.v1 import AppTest
+
+from lenet import (
+    LeNetConfig,
+    build_lenet,
+    count_parameters,
+    estimate_training_memory,
+    layer_table,
+    plan_layers,
+    pool2d,
+)
+from lenet.lessons import human_bytes
+from lenet.model import max_training_bytes
+
+ROOT = Path(__file__).resolve().parent.parent
+APP_PAGES = [ROOT / "streamlit_app.py", *sorted((ROOT / "pages").glob("*.py"))]
+WIDGET_TYPES = ("number_input", "slider", "select_slider", "selectbox", "radio", "checkbox", "toggle",
+                "multiselect", "text_input")
+HOSTILE_TEXT = ["", "1e400 abc; nan", "-5, 0, " + "9" * 40]
+PAGE_SECONDS = 60  # the slowest page (Inspect) takes about 15 s alone and 40 s on a busy machine
+
+
+@pytest.fixture(autouse=True)
+def runs_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("LENET_RUNS_DIR", str(tmp_path / "runs"))
+    return tmp_path / "runs"
+
+
+def open_page(path: Path) -> AppTest:
+    return AppTest.from_file(str(path), default_timeout=60).run()
+
+
+def widgets(at: AppTest) -> list:
+    return [w for kind in WIDGET_TYPES for w in at.get(kind) if not w.proto.disabled]
+
+
+def raw_options(widget) -> list:
+    """The values behind a select box's or radio's labels (AppTest sees only the labels)."""
+    fmt = widget.format_func
+    candidates = [*getattr(getattr(fmt, "__self__", None), "keys", lambda: [])(), *range(len(widget.options)),
+                  *widget.options]
+    found = []
+    for label in widget.options:
+        found.append(next(c for c in candidates if _label(fmt, c) == label))
+    return found
+
+
+def _label(fmt, value):
+    try:
+        return str(fmt(value))
+    except Exception:  # format functions are only defined on the real options
+        return None
+
+
+def values_to_try(widget) -> list:
+    """Bounds for numbers and sliders, every option for choices, the other state for check boxes."""
+    kind = widget.type
+    if kind == "number_input":
+        return [v for v in (widget.min, widget.max) if v is not None]
+    if kind == "slider":
+        return [widget.min, widget.max]
+    if kind == "select_slider":
+        return [widget.options[0], widget.options[-1]]
+    if kind in ("selectbox", "radio"):
+        return raw_options(widget)
+    if kind in ("checkbox", "toggle"):
+        return [not widget.value]
+    if kind == "multiselect":
+        return [[], raw_options(widget)]
+    if kind == "text_input":
+        return HOSTILE_TEXT
+    raise AssertionError(kind)
+
+
+def find(at: AppTest, widget_id: str):
+    return next((w for kind in WIDGET_TYPES for w in at.get(kind) if w.id == widget_id), None)
+
+
+def sweep(path: Path) -> int:
+    """Drive each widget, one at a time from the page's default state; returns the script runs made."""
+    at = open_page(path)
+    runs = 1
+    for widget_id in [w.id for w in widgets(at)]:
+        widget = find(at, widget_id)
+        if widget is None:  # hidden in the default state restored after the previous widget
+            continue
+        default = widget.value
+        for value in values_to_try(widget):
+            current = find(at, widget_id)
+            if current is None:  # an earlier value hid it
+                break
+            current.set_value(value).run()
+            runs += 1
+            assert not at.exception, f"{path.name}: {current.label!r} = {value!r}: {at.exception[0].value}"
+        if (current := find(at, widget_id)) is not None:
+            current.set_value(default)  # restored with the next widget's run
+    return runs
+
+
+@pytest.mark.parametrize("path", APP_PAGES, ids=lambda p: p.stem)
+def test_every_widget_at_its_bounds_and_through_its_options(path):
+    start = time.perf_counter()
+    runs = sweep(path)
+    seconds = time.perf_counter() - start
+    print(f"{path.name}: {runs} script runs in {seconds:.1f} s")
+    assert seconds < PAGE_SECONDS
+
+
+# ---- the library: random values either agree with torch or raise a ValueError with a message ----
+
+def refuses(call) -> str:
+    """The message of the ValueError that call() raises; any other exception fails the test."""
+    with pytest.raises(ValueError) as error:
+        call()
+    assert len(str(error.value)) > 20
+    return str(error.value)
+
+
+pair = st.tuples(st.integers(0, 4), st.integers(0, 4))
+
+
+@settings(max_examples=60, deadline=None)
+@given(h=st.integers(1, 7), w=st.integers(1, 7), k=pair, p=pair, s=st.one_of(st.none(), pair),
+       mode=st.sampled_from(["max", "avg"]))
+def test_rectangular_pooling_agrees_with_torch_or_refuses(h, w, k, p, s, mode):
+    X = torch.randn(h, w)
+    op = F.max_pool2d if mode == "max" else F.avg_pool2d
+    try:
+        expected = op(X[None, None], k, 1 if s is None else s, p)[0, 0]
+        assert expected.numel()
+    except (RuntimeError, AssertionError):
+        refuses(lambda: pool2d(X, k, mode, p, s))
+        return
+    torch.testing.assert_close(pool2d(X, k, mode, p, s), expected)
+
+
+layer = st.tuples(st.integers(0, 8), st.integers(0, 6), st.integers(-1, 3), st.integers(0, 3))  # channels, k, p, s
+
+
+@settings(max_examples=40, deadline=None)
+@given(size=st.integers(1, 36), in_channels=st.integers(1, 3), layers=st.lists(layer, min_size=0, max_size=3),
+       pool=st.sampled_from(["avg", "max", "none"]), pool_size=st.integers(1, 4), pool_stride=st.integers(1, 4),
+       act=st.sampled_from(["sigmoid", "relu", "tanh"]), bn=st.booleans(),
+       hidden=st.lists(st.integers(0, 50), max_size=2), classes=st.integers(0, 12))
+def test_random_lenets_agree_with_torch_layer_by_layer_or_refuse(size, in_channels, layers, pool, pool_size,
+                                                                pool_stride, act, bn, hidden, classes):
+    config = LeNetConfig(in_channels=in_channels, image_size=size, conv_channels=[c for c, _, _, _ in layers],
+                         kernel_sizes=[k for _, k, _, _ in layers], paddings=[p for _, _, p, _ in layers],
+                         strides=[s for _, _, _, s in layers], pool=pool, pool_size=pool_size, pool_stride=pool_stride,
+                         activation=act, batch_norm=bn, hidden_sizes=hidden, num_classes=classes)
+    try:
+        table = layer_table(config)
+    except ValueError as e:
+        assert len(str(e)) > 20
+        refuses(lambda: build_lenet(config))
+        return
+    model = build_lenet(config).eval()
+    assert count_parameters(model) == table["parameters"].sum()
+    x = torch.rand(2, in_channels, size, size)
+    for (name, module), shape in zip(model.named_children(), table["output shape"]):
+        x = module(x)
+        assert " x ".join(map(str, x.shape[1:])) == shape, name
+    assert x.shape == (2, classes)
+
+
+# ---- resource limits: a model too big to train is refused before anything is built ----
+
+def saved_activation_bytes(config: LeNetConfig, batch: int) -> int:
+    """What autograd keeps for the backward pass of one training step, measured with torch's saved-tensor hooks."""
+    model = build_lenet(config).train()
+    storages = {}
+
+    def pack(t):
+        storages[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        model(torch.rand(batch, config.in_channels, config.image_size, config.image_size))
+    weights = {p.untyped_storage().data_ptr() for p in model.parameters()}
+    return sum(n for ptr, n in storages.items() if ptr not in weights)
+
+
+@pytest.mark.parametrize("config", [
+    LeNetConfig.classic(), LeNetConfig.modern(),
+    LeNetConfig(conv_channels=(32, 32, 32), kernel_sizes=(3, 3, 3), paddings=(1, 1, 1), strides=(1, 1, 1),
+                pool="none", activation="relu", batch_norm=True),
+], ids=["classic", "modern", "wide"])
+def test_memory_estimate_covers_what_torch_keeps(config):
+    model = build_lenet(config)
+    fixed = estimate_training_memory(config, 1) - (estimate_training_memory(config, 2) - estimate_training_memory(config, 1))
+    assert fixed == 16 * count_parameters(model)  # weights, gradients, two optimiser buffers, float32
+    batch = 16
+    activations = estimate_training_memory(config, batch) - fixed
+    saved = saved_activation_bytes(config, batch)
+    assert saved <= activations <= 3 * saved
+
+
+def test_thousands_of_channels_on_large_images_are_refused_before_anything_is_built():
+    huge = LeNetConfig(image_size=1024, conv_channels=(4096, 4096), paddings=(2, 2))
+    start = time.perf_counter()
+    for call in (plan_layers, build_lenet, layer_table):
+        message = refuses(lambda: call(huge))
+        assert f"about {human_bytes(estimate_training_memory(huge, 1))}" in message and "limit is 2 GB" in message
+    assert time.perf_counter() - start < 0.5
+    assert estimate_training_memory(huge, 64) > estimate_training_memory(huge, 1) > max_training_bytes()
+    refuses(lambda: estimate_training_memory(LeNetConfig.classic(), 0))
+
+
+def test_the_limit_follows_the_environment(monkeypatch):
+    classic = LeNetConfig.classic()
+    monkeypatch.setenv("LENET_MAX_TRAINING_MB", "2")
+    message = refuses(lambda: plan_layers(classic, batch_size=64))
+    assert f"about {human_bytes(estimate_training_memory(classic, 64))}" in message and "batches of 64" in message
+    assert "the limit is 2 MB" in message
+    assert len(plan_layers(classic, batch_size=1)) == len(plan_layers(classic, batch_size=None))
+    monkeypatch.delenv("LENET_MAX_TRAINING_MB")
+    assert max_training_bytes() == 2 * 10**9 and len(plan_layers(classic, batch_size=1024)) > 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(size=st.integers(1, 2048), channels=st.lists(st.integers(1, 8192), min_size=1, max_size=3),
+       kernel=st.integers(1, 9), hidden=st.lists(st.integers(1, 100_000), max_size=2), batch=st.integers(1, 4096))
+def test_any_size_is_planned_or_refused_in_milliseconds(size, channels, kernel, hidden, batch):
+    n = len(channels)
+    config = LeNetConfig(image_size=size, conv_channels=channels, kernel_sizes=[kernel] * n, paddings=[kernel // 2] * n,
+                         strides=[1] * n, hidden_sizes=hidden)
+    start = time.perf_counter()
+    try:
+        plan_layers(config, batch)
+        assert estimate_training_memory(config, batch) <= max_training_bytes()
+    except ValueError as e:
+        assert "gets a" in str(e) or "GB" in str(e)
+    assert time.perf_counter() - start < 0.1
