@@ -11,6 +11,7 @@ from .shapes import IntOrPair, as_pair, conv_output_shape, pool_output_shape
 
 def corr2d(X: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
     """2-D cross-correlation as a sliding window: the loop a student can follow by hand."""
+    conv_output_shape(tuple(X.shape), tuple(K.shape))  # a clear error instead of an empty or negative size
     h, w = K.shape
     Y = torch.zeros((X.shape[0] - h + 1, X.shape[1] - w + 1), dtype=torch.result_type(X, K))
     for i in range(Y.shape[0]):
@@ -28,6 +29,8 @@ def corr2d_fast(X: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
 
 def corr2d_multi_in(X: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
     """Several input channels: correlate each channel with its own kernel slice, then add up."""
+    if len(X) != len(K):
+        raise ValueError(f"X has {len(X)} channels but the kernel has {len(K)} slices: they must match.")
     return sum(corr2d_fast(x, k) for x, k in zip(X, K))
 
 
@@ -89,6 +92,7 @@ class Conv2D(nn.Module):
 
 def conv1d(x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
     """1-D cross-correlation (text, time series): the same rule with one axis."""
+    conv_output_shape((1, len(x)), (1, len(k)))  # a clear error when the kernel is longer than x
     return (x.unfold(0, k.shape[0], 1) * k).sum(-1)
 
 

@@ -13,6 +13,10 @@ from streamlit.testing.v1 import AppTest
 from lenet import (
     LeNetConfig,
     build_lenet,
+    conv1d,
+    corr2d,
+    corr2d_fast,
+    corr2d_multi_in_out,
     count_parameters,
     estimate_training_memory,
     layer_table,
@@ -124,6 +128,33 @@ def refuses(call) -> str:
         call()
     assert len(str(error.value)) > 20
     return str(error.value)
+
+
+@settings(max_examples=60, deadline=None)
+@given(c_i=st.integers(1, 3), k_c=st.integers(1, 3), c_o=st.integers(1, 3), h=st.integers(1, 6), w=st.integers(1, 6),
+       kh=st.integers(1, 7), kw=st.integers(1, 7))
+def test_correlations_agree_with_conv2d_or_refuse(c_i, k_c, c_o, h, w, kh, kw):
+    X, K = torch.randn(c_i, h, w), torch.randn(c_o, k_c, kh, kw)
+    try:
+        expected = F.conv2d(X[None], K)[0]
+    except RuntimeError:
+        refuses(lambda: corr2d_multi_in_out(X, K))
+        if kh > h or kw > w:
+            refuses(lambda: corr2d(X[0], K[0, 0]))
+            refuses(lambda: corr2d_fast(X[0], K[0, 0]))
+        return
+    torch.testing.assert_close(corr2d_multi_in_out(X, K), expected)
+    torch.testing.assert_close(corr2d(X[0], K[0, 0]), F.conv2d(X[None, :1], K[:1, :1])[0, 0])
+
+
+@settings(max_examples=30, deadline=None)
+@given(n=st.integers(1, 8), k=st.integers(1, 10))
+def test_conv1d_agrees_with_torch_or_refuses(n, k):
+    x, kernel = torch.randn(n), torch.randn(k)
+    if k > n:
+        refuses(lambda: conv1d(x, kernel))
+    else:
+        torch.testing.assert_close(conv1d(x, kernel), F.conv1d(x[None, None], kernel[None, None])[0, 0])
 
 
 pair = st.tuples(st.integers(0, 4), st.integers(0, 4))
