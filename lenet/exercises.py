@@ -175,12 +175,14 @@ EXERCISES = (
         "Look at the first- and second-layer activations of a sweater (Fashion-MNIST's Pullover) and a coat. "
         "What do they share, and which classes does the model confuse them with?",
         (Link("Inspect a model", INSPECT),),
-        "Train a model first (the modern preset takes a minute on a CPU). On Inspect, choose Image by class, class "
-        "Pullover, then Coat, and compare the feature maps. The first conv layer's maps are edge and brightness "
-        "detectors, so both garments give the same outline with two long sleeves; the second layer's maps keep "
-        "only coarse parts (sleeves, shoulders, the body), which still look alike. The confusion matrix below "
-        "shows where that leads: pullovers and coats are mistaken for each other and for shirts more than any "
-        "other classes.",
+        "Train a model first (the modern preset: 2 epochs, a minute or two on a CPU). On Inspect, choose Image by "
+        "class, class Pullover, then Coat, and compare the activation maps. In the first layer (act1, 28 x 28) both "
+        "give the same outline with two long sleeves; the coat's front opening shows as a vertical line down the "
+        "middle in several maps. In the second layer (act2, 10 x 10) only coarse parts are left, the body and the "
+        "sleeves, with the opening at most a faint vertical stripe: little to tell the two apart. The confusion "
+        "matrix shows the result: a modern-preset model (0.907 test accuracy) took 59 of the 1,000 test pullovers "
+        "for coats and 67 for shirts, and 73 coats for pullovers; the classic LeNet after 10 epochs (0.797) took "
+        "330 pullovers for coats.",
     ),
     Exercise(
         "Layers, blocks and parameters", "Blocks inside blocks",

@@ -23,7 +23,6 @@ def parameter_treemap(tree: pd.DataFrame, title: str = "Where the parameters sit
         ids=tree["name"], parents=tree["parent"], labels=labels, values=tree["parameters"], branchvalues="total",
         customdata=tree["type"], texttemplate="%{label}<br>%{value:,}<br>%{percentRoot:.1%}",
         hovertemplate="%{id} (%{customdata})<br>%{value:,} parameters, %{percentRoot:.1%} of all<extra></extra>",
-        marker=dict(colorscale="Blues", colors=tree["depth"]),
     ))
     fig.update_layout(title=title, height=380, margin=dict(l=10, r=10, t=50, b=10))
     return fig
@@ -50,8 +49,9 @@ def histogram_grid(panels: dict[str, torch.Tensor], title: str, columns: int = 5
         raise ValueError("No tensors to draw.")
     cols = min(columns, len(panels))
     rows = math.ceil(len(panels) / cols)
+    height = 90 + 190 * rows
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=list(panels), horizontal_spacing=0.04,
-                        vertical_spacing=min(0.12, 0.6 / rows))
+                        vertical_spacing=60 / height)
     for i, (name, values) in enumerate(panels.items()):
         centres, counts = _histogram(values, bins)
         width = (centres[1] - centres[0]) if len(centres) > 1 else max(abs(centres[0]) * 0.05, 0.01)
@@ -62,7 +62,7 @@ def histogram_grid(panels: dict[str, torch.Tensor], title: str, columns: int = 5
     fig.update_xaxes(tickformat=".2g", nticks=4)
     fig.update_yaxes(showticklabels=False)
     fig.update_annotations(font_size=11)
-    fig.update_layout(title=title, height=90 + 170 * rows, bargap=0, margin=dict(l=10, r=10, t=70, b=10))
+    fig.update_layout(title=title, height=height, bargap=0, margin=dict(l=10, r=10, t=70, b=10))
     return fig
 
 
@@ -78,7 +78,7 @@ def activation_figure(table: pd.DataFrame, title: str = "Each layer's output on 
         text = [[f"{v:.3g}" for v in line] for line in grid.to_numpy()]
         fig.add_trace(go.Heatmap(
             z=size, x=layers, y=[SCHEME_LABELS.get(s, s) for s in schemes], text=text, texttemplate="%{text}",
-            colorscale="Blues", zmin=-3, zmax=2, showscale=False, xgap=1, ygap=1,
+            textfont=dict(size=12), colorscale="Blues", zmin=-3, zmax=2, showscale=False, xgap=1, ygap=1,
             hovertemplate=f"%{{y}}, %{{x}}: {stat} %{{text}}<extra></extra>",
         ), row=row, col=1)
     fig.update_yaxes(autorange="reversed")
@@ -107,5 +107,19 @@ def init_training_figure(runs: list[InitRun], title: str = "Training from each i
     fig.update_yaxes(type="log", title="loss", row=1, col=1)
     fig.update_yaxes(range=[0, 1], title="accuracy", row=1, col=2)
     fig.update_layout(title=title, height=420, legend=dict(orientation="h", y=-0.2),
+                      margin=dict(l=10, r=10, t=70, b=10))
+    return fig
+
+
+def gradient_figure(grads: dict[str, torch.Tensor], title: str) -> go.Figure:
+    """Matrices side by side (panel title -> matrix) on one colour scale centred on zero (red -, blue +)."""
+    fig = make_subplots(rows=1, cols=len(grads), subplot_titles=list(grads), horizontal_spacing=0.03)
+    for i, matrix in enumerate(grads.values(), start=1):
+        fig.add_trace(go.Heatmap(z=matrix.detach().cpu().tolist(), coloraxis="coloraxis",
+                                 hovertemplate="row %{y}, column %{x}: %{z:.4f}<extra></extra>"), row=1, col=i)
+        fig.update_yaxes(scaleanchor=f"x{i if i > 1 else ''}", row=1, col=i)
+    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, constrain="domain")
+    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, autorange="reversed", constrain="domain")
+    fig.update_layout(title=title, height=330, coloraxis=dict(colorscale="RdBu", cmid=0, colorbar=dict(thickness=12)),
                       margin=dict(l=10, r=10, t=70, b=10))
     return fig

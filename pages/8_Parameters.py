@@ -6,10 +6,10 @@ import ui
 from ui import training
 from lenet import INIT_SCHEMES, LeNetConfig, count_parameters
 from lenet.data import DatasetNotFoundError, load_split
-from lenet.model_figures import image_grid
 from lenet.parameter_figures import (
     SCHEME_COLORS,
     activation_figure,
+    gradient_figure,
     histogram_grid,
     init_training_figure,
     parameter_treemap,
@@ -58,10 +58,10 @@ if picked is None:
     st.stop()
 choice, model, dataset = picked
 config = preset(choice.split(":")[1])[0] if choice in training.UNTRAINED else load_run(choice).config
-tree_col, map_col = st.columns([1, 1], gap="large")
+tree_col, map_col = st.columns([3, 2], gap="large")
 with tree_col:
     st.metric("Parameters", f"{count_parameters(model):,}")
-    st.code(tree_text(model), language="text")
+    st.code(tree_text(model), language="text", wrap_lines=True)
 with map_col:
     ui.show_figure(parameter_treemap(module_tree(model)), "parameter-treemap")
 st.dataframe(parameter_table(model), hide_index=True, width="stretch", column_config={
@@ -72,7 +72,7 @@ ui.show_figure(histogram_grid(parameter_values(model), "The values of every para
 with st.expander("A block made of blocks (d2l's nested Sequential)", icon=":material/account_tree:"):
     nested = nested_blocks()
     left, right = st.columns(2)
-    left.code(tree_text(nested), language="text")
+    left.code(tree_text(nested), language="text", wrap_lines=True)
     right.dataframe(parameter_table(nested)[["name", "shape", "count"]], hide_index=True, height=400)
     st.markdown("The names are paths: `0.block2.0.weight` is the weight of layer 0 of `block2` inside block `0`.")
 ui.show_code(tree_code())
@@ -98,7 +98,7 @@ ui.show_figure(histograms, "init-histograms")
 ui.show_figure(activations, "init-activations")
 st.markdown(
     "Read the **standard deviation** row by row. With normal(0, 0.01) every sigmoid sits near 0.5 whatever the "
-    "image (standard deviations of 0.01 to 0.02, several times smaller than with Xavier), so the output hardly "
+    "image (standard deviations of 0.006 to 0.025, 3 to 12 times smaller than with Xavier), so the output hardly "
     "depends on the input and the gradients are tiny. With a constant, the second conv's outputs are around "
     "130, its sigmoids saturate at exactly 1 for every image (standard deviation 0), and from there on every "
     "unit of a layer computes the same number: the network cannot tell images apart. PyTorch's default and "
@@ -141,10 +141,9 @@ c.metric("With two separate layers", f"{demo.count_untied:,}", delta=f"{demo.cou
          delta_color="off")
 st.markdown(f"`named_parameters()`: {', '.join(f'`{n}`' for n in demo.names)} (no `4.weight`: it is `2.weight`).")
 difference = (demo.grad - (demo.grad_first + demo.grad_second)).abs().max().item()
-grads = [demo.grad_first, demo.grad_second, demo.grad_first + demo.grad_second, demo.grad]
-ui.show_figure(image_grid(grads, "The shared weight's gradient is the sum of both uses'", columns=4, colorscale="RdBu",
-                          names=["from the first use", "from the second use", "their sum", "net[2].weight.grad"]),
-               "shared-gradient")
+grads = {"from the first use": demo.grad_first, "from the second use": demo.grad_second,
+         "their sum": demo.grad_first + demo.grad_second, "net[2].weight.grad": demo.grad}
+ui.show_figure(gradient_figure(grads, "The shared 8 x 8 weight's gradient is the sum of both uses'"), "shared-gradient")
 st.success(f"Largest difference between `.grad` and the sum of the two uses: {difference:.2g}.")
 ui.show_code(shared_code())
 
@@ -155,7 +154,8 @@ st.markdown(
     "copy the tensors in by name."
 )
 left, right = st.columns([3, 2], gap="large")
-left.dataframe(state_dict_table(model), hide_index=True, width="stretch")
+left.dataframe(state_dict_table(model), hide_index=True, width="stretch",
+               column_config={"count": st.column_config.NumberColumn(format="localized")})
 trip = ui.checked(round_trip, model, config, batch)
 if trip is not None:
     right.metric("Saved", f"{trip.bytes / 1024:,.0f} KB", help=f"{trip.keys} tensors in the state_dict")

@@ -9,7 +9,13 @@ from torch import nn
 
 from lenet import INIT_SCHEMES, LeNetConfig, build_lenet, count_parameters
 from lenet.data import load_split
-from lenet.parameter_figures import activation_figure, histogram_grid, init_training_figure, parameter_treemap
+from lenet.parameter_figures import (
+    activation_figure,
+    gradient_figure,
+    histogram_grid,
+    init_training_figure,
+    parameter_treemap,
+)
 from lenet.parameters import (
     activation_stats,
     compare_inits,
@@ -278,3 +284,11 @@ def test_init_training_figure_draws_two_curves_per_run():
     loss, acc = fig.data
     assert list(loss.y) == [p.train_loss for p in runs[0].points] and list(loss.x) == [0.5, 1.0]
     assert list(acc.y) == list(runs[0].history["test_acc"])
+
+
+def test_gradient_figure_shares_one_scale_centred_on_zero():
+    demo = shared_parameter_demo()
+    fig = gradient_figure({"first": demo.grad_first, "shared": demo.grad}, "t")
+    assert [trace.coloraxis for trace in fig.data] == ["coloraxis", "coloraxis"]
+    assert fig.layout.coloraxis.cmid == 0
+    assert torch.equal(torch.tensor(fig.data[1].z, dtype=torch.float32), demo.grad)
