@@ -13,6 +13,7 @@ from lenet import LeNetConfig, build_lenet, init_weights, plan_layers
 from lenet.figures import png_config
 from lenet.data import available_datasets, load_split
 from lenet.inspection import Evaluation, evaluate
+from lenet.lessons import softmax_before_loss_warning
 from lenet.jobs import JobRegistry, TrainingJob
 from lenet.limits import Limits, read_limits
 from lenet.runs import delete_run, export_run, import_run, list_runs, load_model, load_run, rename_run
@@ -55,9 +56,12 @@ def _apply_preset() -> None:
 def _config_widget_values(config: LeNetConfig) -> dict:
     values = {"activation": config.activation, "pool": config.pool, "pool_size": config.pool_size,
               "pool_stride": config.pool_stride, "batch_norm": config.batch_norm,
-              "hidden": ", ".join(map(str, config.hidden_sizes))}
-    for i, (c, k, p, s) in enumerate(zip(config.conv_channels, config.kernel_sizes, config.paddings, config.strides)):
-        values |= {f"c{i}": c, f"k{i}": k, f"p{i}": p, f"s{i}": s}
+              "hidden": ", ".join(map(str, config.hidden_sizes)), "dense_inputs": config.dense_inputs or 0,
+              "softmax_output": config.softmax_output}
+    pool_after = config.pool_after or (True,) * len(config.conv_channels)
+    for i, (c, k, p, s, pooled) in enumerate(zip(config.conv_channels, config.kernel_sizes, config.paddings, config.strides,
+                                                 pool_after)):
+        values |= {f"c{i}": c, f"k{i}": k, f"p{i}": p, f"s{i}": s, f"pool_after{i}": pooled}
     return values
 
 
@@ -83,7 +87,8 @@ def config_editor() -> tuple[LeNetConfig | None, str | None]:
             continue
         if i == 0:
             st.caption("Conv layer 1")
-        cols = st.columns(4)
+        cols = st.columns([4, 4, 4, 4, 3], vertical_alignment="bottom")
+        st.session_state.setdefault(f"pool_after{i}", True)
         st.session_state.setdefault(f"c{i}", 16)
         st.session_state.setdefault(f"k{i}", 5)
         st.session_state.setdefault(f"p{i}", 0)
@@ -92,10 +97,11 @@ def config_editor() -> tuple[LeNetConfig | None, str | None]:
         k = cols[1].number_input("kernel", 1, 11, key=f"k{i}", help="Kernel height and width.")
         p = cols[2].number_input("padding", 0, 5, key=f"p{i}", help="Zeros added on each side.")
         s = cols[3].number_input("stride", 1, 4, key=f"s{i}", help="Step between kernel positions.")
-        layers.append((int(c), int(k), int(p), int(s)))
+        pooled = cols[4].checkbox("pool", key=f"pool_after{i}", help="Pool after this conv layer.")
+        layers.append((int(c), int(k), int(p), int(s), pooled))
     cols = st.columns(3)
     activation = cols[0].selectbox("activation", ["sigmoid", "relu", "tanh"], key="activation")
-    pool = cols[1].selectbox("pooling", ["avg", "max", "none"], key="pool", help="After every conv layer.")
+    pool = cols[1].selectbox("pooling", ["avg", "max", "none"], key="pool", help="After the conv layers ticked 'pool'.")
     batch_norm = cols[2].checkbox("batch norm", key="batch_norm", help="BatchNorm after every conv and dense layer.")
     cols = st.columns(3)
     pool_size = cols[0].number_input("pool size", 1, 4, key="pool_size", disabled=pool == "none")
@@ -107,17 +113,27 @@ def config_editor() -> tuple[LeNetConfig | None, str | None]:
         return None, f"dense widths must be whole numbers separated by commas, not {hidden!r}."
     if any(h < 1 or h > 4096 for h in hidden_sizes):
         return None, "each dense width must be between 1 and 4096."
+    cols = st.columns(2, vertical_alignment="bottom")
+    st.session_state.setdefault("dense_inputs", 0)
+    dense_inputs = cols[0].number_input("first dense layer's inputs", 0, 100_000, key="dense_inputs",
+                                        help="0: whatever flatten gives. A number: what a hand-written nn.Linear(400, 120) expects.")
+    softmax_output = cols[1].checkbox("softmax at the end", key="softmax_output",
+                                      help="A softmax after the output layer, before the cross-entropy loss.")
+    pool_after = tuple(pooled for *_, pooled in layers)
     config, _ = preset(st.session_state.preset)
     config = config.replace(
-        conv_channels=[c for c, _, _, _ in layers], kernel_sizes=[k for _, k, _, _ in layers],
-        paddings=[p for _, _, p, _ in layers], strides=[s for _, _, _, s in layers], activation=activation,
+        conv_channels=[c for c, *_ in layers], kernel_sizes=[k for _, k, *_ in layers],
+        paddings=[p for _, _, p, *_ in layers], strides=[s for _, _, _, s, _ in layers], activation=activation,
         pool=pool, pool_size=int(pool_size), pool_stride=int(pool_stride), batch_norm=batch_norm,
-        hidden_sizes=hidden_sizes,
+        hidden_sizes=hidden_sizes, pool_after=None if all(pool_after) else pool_after,
+        dense_inputs=int(dense_inputs) or None, softmax_output=softmax_output,
     )
     try:
         plan_layers(config)
     except ValueError as e:
         return None, str(e)
+    if softmax_output:
+        st.warning(softmax_before_loss_warning(config.num_classes), icon=":material/warning:")
     return config, None
 
 
