@@ -1,0 +1,43 @@
+"""The Train page's architecture editor explains the notes' two classic mistakes (AppTest, no training)."""
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from lenet.lessons import softmax_loss_floor
+
+TRAIN = str(Path(__file__).resolve().parent.parent / "pages" / "6_Train.py")
+
+
+@pytest.fixture(autouse=True)
+def runs_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("LENET_RUNS_DIR", str(tmp_path / "runs"))
+
+
+def train_button(at: AppTest):
+    return next(b for b in at.button if b.label == "Train")
+
+
+def test_skipped_pooling_with_a_hand_written_dense_size_is_explained():
+    at = AppTest.from_file(TRAIN, default_timeout=60).run()
+    assert not at.error and not train_button(at).disabled
+    at.number_input(key="dense_inputs").set_value(400).run()
+    assert not at.error, "400 is what flatten gives for d2l's LeNet"
+    at.checkbox(key="pool_after1").uncheck().run()
+    assert not at.exception
+    message = at.error[0].value
+    assert "flatten gives 16 x 10 x 10 = 1600 values but fc1 expects 400" in message
+    assert "pool2 was skipped" in message and train_button(at).disabled
+    at.number_input(key="dense_inputs").set_value(0).run()
+    assert not at.error and not train_button(at).disabled
+
+
+def test_softmax_before_the_loss_warns_but_still_trains():
+    at = AppTest.from_file(TRAIN, default_timeout=60).run()
+    assert not at.warning
+    at.checkbox(key="softmax_output").check().run()
+    assert not at.exception and not at.error and not train_button(at).disabled
+    warning = at.warning[0].value
+    assert "still trains" in warning and f"≈ {softmax_loss_floor(10):.2f}" in warning
+    assert "softmax" in at.dataframe[0].value["layer"].tolist()
