@@ -53,9 +53,11 @@ def predict_proba(model: nn.Module, images: torch.Tensor, batch_size: int = 1000
     _check_fits(model, x)
     was_training = model.training
     model.eval()
+    ends_in_softmax = isinstance(model, nn.Sequential) and isinstance(model[-1], nn.Softmax)  # softmax_output=True
     try:
         device = _device(model)
-        chunks = [model(chunk.to(device)).softmax(dim=1).cpu() for chunk in x.split(batch_size)]
+        outputs = [model(chunk.to(device)) for chunk in x.split(batch_size)]
+        chunks = [(out if ends_in_softmax else out.softmax(dim=1)).cpu() for out in outputs]
     except RuntimeError as e:
         if isinstance(e, torch.OutOfMemoryError):
             raise
