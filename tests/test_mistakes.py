@@ -3,8 +3,11 @@
 from pathlib import Path
 
 import pytest
+import torch
 from streamlit.testing.v1 import AppTest
 
+from lenet import LeNetConfig, build_lenet
+from lenet.inspection import predict_proba
 from lenet.lessons import softmax_loss_floor
 
 TRAIN = str(Path(__file__).resolve().parent.parent / "pages" / "6_Train.py")
@@ -41,3 +44,12 @@ def test_softmax_before_the_loss_warns_but_still_trains():
     warning = at.warning[0].value
     assert "still trains" in warning and f"≈ {softmax_loss_floor(10):.2f}" in warning
     assert "softmax" in at.dataframe[0].value["layer"].tolist()
+
+
+def test_inspection_does_not_apply_softmax_twice():
+    torch.manual_seed(0)
+    model = build_lenet(LeNetConfig.modern().replace(softmax_output=True)).eval()
+    images = torch.randint(0, 256, (4, 28, 28), dtype=torch.uint8)
+    with torch.no_grad():
+        expected = model(images[:, None].float() / 255)
+    assert torch.allclose(predict_proba(model, images), expected, atol=1e-6)
