@@ -7,6 +7,7 @@ Out-of-range or malformed values in a URL are ignored by Streamlit and the defau
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, Sequence
 
 import plotly.graph_objects as go
@@ -53,8 +54,18 @@ def setup_page(title: str) -> None:
         st.caption("Follows the convolutional-networks chapter of *Dive into Deep Learning*.")
 
 
+def _url_number_is_infinite(key: str) -> bool:
+    try:
+        return math.isinf(float(st.query_params.get(key, "0")))
+    except ValueError:
+        return False
+
+
 def number(label: str, key: str, min_value: int, max_value: int, default: int, help: str) -> int:
     """A whole-number input kept in the URL under `key`."""
+    if _url_number_is_infinite(key):  # Streamlit 1.67 crashes on ?key=inf (int(inf)): ignore it like other bad values
+        del st.query_params[key]
+        return st.number_input(label, min_value, max_value, default, step=1, key=key, help=help)
     return st.number_input(label, min_value, max_value, default, step=1, key=key, help=help, bind=URL)
 
 
