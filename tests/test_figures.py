@@ -3,7 +3,9 @@ checked against lenet's ops and against torch's own operators."""
 
 import contextlib
 import io
+import re
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -26,7 +28,8 @@ from lenet import (
     mlp_parameter_count,
     pool2d,
 )
-from lenet import figures, lessons, snippets
+from lenet import convolve2d, figures, lessons, snippets
+from lenet.receptive import unit_field
 
 X3 = torch.arange(9.0).reshape(3, 3)
 K2 = torch.tensor([[0.0, 1.0], [2.0, 3.0]])
@@ -295,6 +298,11 @@ def all_figures():
         "loss": figures.loss_figure([19.0, 5.0, 1.0]),
         "kernels": figures.kernel_comparison_figure(torch.tensor([[0.9, -1.1]]), EDGE_KERNEL),
         "parameters": figures.parameter_figure(lessons.parameter_comparison(28, 28, 1, 100)),
+        "padding over both sides": figures.padding_figure(8, 4, 3, 1, 1, 1, total=True),
+        "dice": figures.dice_figure(lessons.dice_sum_distribution(), 4),
+        "receptive field": figures.receptive_field_figure(
+            image, unit_field(LeNetConfig.classic(), "conv2", (0, 0)), (10, 10), "t"
+        ),
     }
 
 
@@ -414,3 +422,155 @@ def test_any_pooling_page_setting_matches_torch_or_gives_a_clear_error(k, p, s, 
     assert torch.allclose(Y, torch_pool(X[None, None], k, s, p)[0, 0])
     last = (Y.shape[0] - 1, Y.shape[1] - 1)
     assert lessons.pool_arithmetic(X, k, mode, p, s, last).endswith(f" = {lessons.format_number(Y[last])}")
+
+
+
+# ---- padding over both sides, convolution proper, dice, receptive fields, the softmax mistake -----
+
+@settings(max_examples=30, deadline=None)
+@given(n=st.integers(1, 12), k=st.integers(1, 7), p=st.integers(0, 12), s=st.integers(1, 4), d=st.integers(1, 3))
+def test_total_padding_is_the_books_formula_and_what_f_pad_gives(n, k, p, s, d):
+    left, right, top, bottom = lessons.total_padding_sides(p)
+    assert left + right == top + bottom == p and 0 <= top - bottom <= 1
+    try:
+        out = lessons.total_padding_output_shape(n, k, p, s, d)
+    except ValueError as e:
+        assert f"total padding at least {d * (k - 1) + 1 - n}" in str(e)
+        with pytest.raises(RuntimeError):
+            F.conv2d(F.pad(torch.zeros(1, 1, n, n), (left, right, top, bottom)), torch.zeros(1, 1, k, k), dilation=d)
+        return
+    Y = F.conv2d(F.pad(torch.zeros(1, 1, n, n), (left, right, top, bottom)), torch.zeros(1, 1, k, k), stride=s, dilation=d)
+    assert out == tuple(Y.shape[-2:])
+    if d == 1:
+        assert out[0] == (n - k + p + s) // s  # the book's formula
+    lines = lessons.output_size_formulas(n, k, p, s, d, total=True)
+    assert [int(line.rsplit("=", 1)[1]) for line in lines] == list(out)
+
+
+def test_the_same_example_in_both_conventions():
+    assert lessons.total_padding_output_shape(8, 3, 2, 2) == conv_output_shape(8, 3, 1, 2) == (4, 4)
+    assert "this is $p = (2, 2)$" in lessons.other_padding_convention(8, 3, 1, 2, 1, total=False)
+    assert "`padding=(1, 1)`, which gives the same 4 × 4" in lessons.other_padding_convention(8, 3, 2, 2, 1, total=True)
+    assert "F.pad(X, (2, 1, 2, 1))" in lessons.other_padding_convention(8, 4, 3, 1, 1, total=True)
+    assert r"\frac{8 - 3 + 2 + 2}{2}" in lessons.output_size_formulas(8, 3, 2, 2, total=True)[0]
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
+def test_odd_total_padding_puts_the_extra_row_on_top_and_torch_same_at_the_bottom():
+    torch.manual_seed(0)
+    X, K = torch.randn(7, 6), torch.randn(4, 4)
+    ours = lessons.apply_conv(X, K, 3, total=True)
+    assert ours.shape == X.shape
+    mirrored_same = F.conv2d(X.flip(0, 1)[None, None], K.flip(0, 1)[None, None], padding="same")[0, 0].flip(0, 1)
+    assert torch.allclose(ours, mirrored_same, atol=1e-5)
+    assert not torch.allclose(ours, F.conv2d(X[None, None], K[None, None], padding="same")[0, 0], atol=1e-3)
+    with pytest.raises(ValueError, match="total padding at least 5"):
+        lessons.apply_conv(torch.zeros(4, 4), torch.zeros(9, 9), 2, total=True)
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    n=st.tuples(st.integers(1, 10), st.integers(1, 10)), k=st.tuples(st.integers(1, 9), st.integers(1, 9)),
+    p=st.tuples(st.integers(0, 12), st.integers(0, 12)), s=st.tuples(st.integers(1, 6), st.integers(1, 6)),
+    d=st.tuples(st.integers(1, 4), st.integers(1, 4)),
+)
+def test_any_total_padding_setting_gives_a_figure_or_a_clear_error(n, k, p, s, d):
+    try:
+        out = lessons.total_padding_output_shape(n, k, p, s, d)
+    except ValueError as e:
+        assert "make the kernel smaller or the total padding at least" in str(e)
+        return
+    fig = figures.padding_figure(n, k, p, s, d, out[0] * out[1], total=True)
+    inside, padding, output = heatmaps(fig)
+    left, right, top, bottom = lessons.total_padding_sides(p)
+    expected = F.pad(torch.zeros(n), (left, right, top, bottom), value=1.0).bool()
+    assert torch.equal(~torch.tensor(padding.z, dtype=torch.float32).isnan(), expected)
+    assert outlined_cells(fig, "x2") == [(out[0] - 1, out[1] - 1)]
+
+
+def test_convolution_terms_are_the_mathematical_definition():
+    X, K = torch.arange(20.0).reshape(4, 5), torch.tensor([[1.0, -2.0, 0.5], [3.0, 0.0, -1.0]])
+    Y = convolve2d(X, K)
+    k_h, k_w = K.shape
+    for i in range(Y.shape[0]):
+        for j in range(Y.shape[1]):
+            m, n = i + k_h - 1, j + k_w - 1  # (K * X)(m, n) = sum over h, k of K(h, k) X(m - h, n - k)
+            definition = sum(K[h, k] * X[m - h, n - k] for h in range(k_h) for k in range(k_w))
+            terms = lessons.convolution_terms((k_h, k_w), (i, j))
+            pairs = re.findall(r"X\[(\d+), (\d+)\]·K\[(\d+), (\d+)\]", terms)
+            assert len(pairs) == k_h * k_w
+            assert sum(X[int(a), int(b)] * K[int(c), int(d)] for a, b, c, d in pairs) == definition == Y[i, j]
+    assert lessons.convolution_terms((2, 2), (0, 0)).startswith("X[0, 0]·K[1, 1] + X[0, 1]·K[1, 0]")
+
+
+@settings(max_examples=25, deadline=None)
+@given(f=st.lists(st.integers(-5, 5), min_size=1, max_size=8), g=st.lists(st.integers(-5, 5), min_size=1, max_size=8))
+def test_convolve1d_is_numpys_convolve(f, g):
+    ours = lessons.convolve1d(torch.tensor(f), torch.tensor(g))
+    assert ours.tolist() == pytest.approx(np.convolve(f, g).tolist())
+
+
+def test_two_dice_sum_to_4_with_chance_3_36():
+    counts = torch.zeros(11)
+    for a in range(1, 7):
+        for b in range(1, 7):
+            counts[a + b - 2] += 1
+    assert torch.allclose(lessons.dice_sum_distribution(), counts / 36)
+    assert lessons.dice_arithmetic(4) == "P(sum = 4) = f(1)g(3) + f(2)g(2) + f(3)g(1) = 1/36 + 1/36 + 1/36 = 3/36 = 1/12"
+    assert lessons.dice_arithmetic(12) == "P(sum = 12) = f(6)g(6) = 1/36"
+    with pytest.raises(ValueError, match="2 to 12"):
+        lessons.dice_arithmetic(13)
+
+
+@pytest.mark.parametrize("classes", [2, 10, 100])
+def test_softmax_loss_floor_is_what_cross_entropy_gives_a_one_hot_output(classes):
+    one_hot = torch.zeros(1, classes)
+    one_hot[0, 0] = 1.0
+    assert F.cross_entropy(one_hot, torch.tensor([0])).item() == pytest.approx(lessons.softmax_loss_floor(classes))
+    assert f"≈ {lessons.softmax_loss_floor(classes):.2f}" in lessons.softmax_before_loss_warning(classes)
+
+
+def test_pad_to_centres_the_image():
+    image = torch.rand(28, 28)
+    framed = lessons.pad_to(image, 32)
+    assert framed.shape == (32, 32) and torch.equal(framed[2:30, 2:30], image) and torch.isclose(framed.sum(), image.sum())
+    with pytest.raises(ValueError, match="at least 28"):
+        lessons.pad_to(image, 20)
+
+
+def test_new_snippets_reproduce_the_pages():
+    X = lessons.parse_matrix("1 -2 3.5; 0 4 1; 2 2 -1")
+    assert torch.allclose(run_snippet(snippets.corr2d_code(X, K2, flip=True))["Y"], convolve2d(X, K2))
+    ns = run_snippet(snippets.dice_code(4))
+    assert torch.allclose(ns["p"], lessons.dice_sum_distribution()) and ns["p_total"] == pytest.approx(3 / 36)
+    for n, k, p, s in [(8, 4, 3, 1), ((8, 9), (3, 2), (1, 4), (2, 1))]:
+        Y = run_snippet(snippets.conv_shape_code(n, k, p, s, total=True))["Y"]
+        assert tuple(Y.shape[-2:]) == lessons.total_padding_output_shape(n, k, p, s)
+
+
+@pytest.mark.parametrize(
+    "config, layer, unit",
+    [(LeNetConfig.classic(), "conv2", (0, 0)), (LeNetConfig.modern(), "pool2", (2, 3)),
+     (LeNetConfig(image_size=32, kernel_sizes=(3, 3), strides=(2, 1), paddings=(0, 1), pool_after=(False, True)), "pool2", (3, 1))],
+)
+def test_receptive_field_snippet_finds_the_same_pixels(config, layer, unit):
+    seen = run_snippet(snippets.receptive_field_code(config, layer, unit))["seen"]
+    assert torch.equal(seen, unit_field(config, layer, unit).mask)
+
+
+def test_receptive_field_figure_greys_exactly_the_unseen_pixels():
+    field = unit_field(LeNetConfig.classic(), "conv2", (0, 0))
+    fig = figures.receptive_field_figure(lessons.pattern_image(), field, (10, 10), "t")
+    image, unseen, units = heatmaps(fig)
+    assert torch.equal(torch.tensor(unseen.z, dtype=torch.float32).isnan(), field.mask)
+    box = next(s for s in fig.layout.shapes if s.line.color == figures.WINDOW_COLOR and s.xref == "x")
+    assert (box.y0 + 0.5, box.x0 + 0.5, box.y1 - 0.5, box.x1 - 0.5) == field.box == (-2, -2, 11, 11)
+    assert outlined_cells(fig, "x2") == [(0, 0)] and torch.tensor(units.z).shape == (10, 10)
+    assert fig.layout.xaxis.range[0] == -2.5
+
+
+def test_dice_figure_highlights_the_chosen_sum():
+    fig = figures.dice_figure(lessons.dice_sum_distribution(), 4)
+    bars = fig.data[0]
+    assert list(bars.x) == list(range(2, 13)) and bars.text[2] == "3/36"
+    assert [i for i, c in enumerate(bars.marker.color) if c == figures.WINDOW_COLOR] == [2]
