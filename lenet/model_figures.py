@@ -214,12 +214,13 @@ def _history_frame(history) -> pd.DataFrame:
     return frame
 
 
-def training_curves(history, epochs: int | None = None, title: str = "Training") -> go.Figure:
+def training_curves(history, epochs: int | None = None, title: str = "Training",
+                    marker: float | None = None) -> go.Figure:
     """Train loss, train accuracy and test accuracy against (possibly fractional) epochs, like d2l's Animator.
 
     history: a run's history DataFrame, or a list of dicts or dataclasses (e.g. lenet.train's Progress
     reports) with `epoch` and any of train_loss, train_acc, test_acc; missing values (no test accuracy
-    within an epoch) are skipped.
+    within an epoch) are skipped. marker: an epoch to mark with a vertical line (e.g. a snapshot's).
     """
     frame = _history_frame(history)
     fig = go.Figure()
@@ -237,6 +238,9 @@ def training_curves(history, epochs: int | None = None, title: str = "Training")
             hovertemplate=f"epoch %{{x:.2f}}<br>{name} %{{y:.3f}}<extra></extra>",
         ))
     last = epochs if epochs is not None else (float(frame["epoch"].max()) if len(frame) else 1.0)
+    if marker is not None:
+        fig.add_vline(x=marker, line=dict(color="#444", width=1.5, dash="dot"), annotation_text=f"epoch {marker:.3g}",
+                      annotation_position="top right" if marker < 0.8 * (last or 1) else "top left")
     fig.update_xaxes(title="epoch", range=[0, last or 1])
     fig.update_yaxes(range=[0, top * 1.05])
     fig.update_layout(title=title, height=400, legend=dict(orientation="h", y=1.02, x=1, xanchor="right",

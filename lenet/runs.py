@@ -1,4 +1,5 @@
-"""Run folders on disk: config.json, metrics.csv and model.pt, written atomically, listed, moved around as zips."""
+"""Run folders on disk: config.json, metrics.csv, model.pt and maybe snapshots.pt, written atomically, listed,
+moved around as zips."""
 
 from __future__ import annotations
 
@@ -19,12 +20,14 @@ import torch
 from torch import nn
 
 from .model import LeNetConfig, build_lenet
+from .snapshots import MAX_FILE_BYTES as MAX_SNAPSHOT_BYTES, SNAPSHOT_FILE, Timeline
 
 if TYPE_CHECKING:  # lenet.train imports this module, so only type checkers import it back
     from .train import TrainSettings
 
 PROJECT_RUNS_DIR = Path(__file__).resolve().parent.parent / "runs"
 RUN_FILES = ("config.json", "metrics.csv", "model.pt")
+OPTIONAL_FILES = (SNAPSHOT_FILE,)  # runs trained without snapshots (or before them) lack it
 METRIC_COLUMNS = ("epoch", "train_loss", "train_acc", "test_acc", "images_per_s", "seconds")
 MAX_ZIP_BYTES = 50_000_000  # a classic LeNet run zips to about 250 kB
 MAX_FILE_BYTES = 200_000_000
@@ -107,8 +110,8 @@ def _model_bytes(model: nn.Module) -> bytes:
 
 
 def save_run(run_dir: Path, config: LeNetConfig, settings: TrainSettings, history: pd.DataFrame, model: nn.Module,
-             extra: dict | None = None, name: str | None = None) -> Path:
-    """Write (or rewrite) the three files of a run folder, each atomically; returns the folder.
+             extra: dict | None = None, name: str | None = None, snapshots: Timeline | None = None) -> Path:
+    """Write (or rewrite) the files of a run folder, each atomically; returns the folder.
 
     The display name and creation time already in config.json are kept unless name is given.
     """
@@ -126,6 +129,8 @@ def save_run(run_dir: Path, config: LeNetConfig, settings: TrainSettings, histor
         "meta": dict(extra or {}),
     }
     _write_atomic(run_dir / "model.pt", _model_bytes(model))
+    if snapshots is not None:
+        _write_atomic(run_dir / SNAPSHOT_FILE, snapshots.to_bytes())
     _write_atomic(run_dir / "metrics.csv", history.to_csv(index=False).encode())
     _write_atomic(run_dir / "config.json", json.dumps(info, indent=2).encode())
     return run_dir
@@ -193,6 +198,18 @@ def load_model(run_dir: Path) -> nn.Module:
     return _load_weights(build_lenet(config), weights.read_bytes(), str(weights)).eval()
 
 
+def load_timeline(run_dir: Path) -> Timeline | None:
+    """The run's training snapshots, or None when it kept none; a damaged file is a ValueError that says why."""
+    run_dir = Path(run_dir)
+    path = run_dir / SNAPSHOT_FILE
+    if not path.is_file():
+        return None
+    config, _ = _parse_info(_read_json(run_dir / "config.json"), str(run_dir / "config.json"))
+    with open(path, "rb") as f:
+        data = f.read(MAX_SNAPSHOT_BYTES + 1)
+    return Timeline.from_bytes(data, config, str(path))
+
+
 def _summary(path: Path) -> dict:
     row = {"name": _default_name(path), "folder": path.name, "path": str(path)}
     if not any(path.iterdir()):
@@ -240,7 +257,8 @@ def delete_run(run_dir: Path) -> None:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise ValueError(f"{run_dir} is not a folder.")
-    strangers = [p.name for p in run_dir.iterdir() if p.name not in RUN_FILES and not p.name.endswith(".tmp")]
+    strangers = [p.name for p in run_dir.iterdir()
+                 if p.name not in RUN_FILES + OPTIONAL_FILES and not p.name.endswith(".tmp")]
     if strangers:
         raise ValueError(f"{run_dir} holds files that are not part of a run ({', '.join(sorted(strangers)[:5])}); "
                          "not deleting it.")
@@ -248,18 +266,19 @@ def delete_run(run_dir: Path) -> None:
 
 
 def export_run(run_dir: Path) -> bytes:
-    """The run folder's three files as a .zip, for download."""
+    """The run folder's files as a .zip, for download."""
     run_dir = Path(run_dir)
     load_run(run_dir)  # refuse to export a broken run
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name in RUN_FILES:
-            zf.write(run_dir / name, name)
+        for name in RUN_FILES + OPTIONAL_FILES:
+            if name in RUN_FILES or (run_dir / name).is_file():
+                zf.write(run_dir / name, name)
     return buffer.getvalue()
 
 
 def _read_zip(data: bytes) -> dict[str, bytes]:
-    """The three run files from a zip, refusing anything else, oversized entries included."""
+    """The run files from a zip (snapshots.pt optional), refusing anything else, oversized entries included."""
     if len(data) > MAX_ZIP_BYTES:
         raise ValueError(f"The file is {len(data) / 1e6:.0f} MB; a run zip may be at most {MAX_ZIP_BYTES / 1e6:.0f} MB.")
     try:
@@ -269,9 +288,9 @@ def _read_zip(data: bytes) -> dict[str, bytes]:
     with zf:
         infos = zf.infolist()
         names = [i.filename for i in infos]
-        if sorted(names) != sorted(RUN_FILES):
-            raise ValueError(f"A run zip holds exactly {', '.join(RUN_FILES)} at its top level; this one holds "
-                             f"{', '.join(names[:10]) or 'nothing'}.")
+        if sorted(set(names) - set(OPTIONAL_FILES)) != sorted(RUN_FILES) or len(set(names)) != len(names):
+            raise ValueError(f"A run zip holds exactly {', '.join(RUN_FILES)} (and maybe {', '.join(OPTIONAL_FILES)}) "
+                             f"at its top level; this one holds {', '.join(names[:10]) or 'nothing'}.")
         files = {}
         for info in infos:
             if info.file_size > MAX_FILE_BYTES:
@@ -299,8 +318,10 @@ def import_run(data: bytes, root: Path | None = None) -> Path:
     config, _ = _parse_info(info, "config.json in the zip")
     _parse_metrics(files["metrics.csv"], "metrics.csv in the zip")
     _load_weights(build_lenet(config), files["model.pt"], "model.pt in the zip")
+    if SNAPSHOT_FILE in files:
+        Timeline.from_bytes(files[SNAPSHOT_FILE], config, f"{SNAPSHOT_FILE} in the zip")
     name = str(info.get("name") or "imported")[:MAX_NAME_CHARS]
     run_dir = new_run_dir(name, root)
-    for file_name in RUN_FILES:
+    for file_name in files:
         _write_atomic(run_dir / file_name, files[file_name])
     return run_dir

@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import runs
+from .snapshots import Timeline, first_epoch_batches, snapshot_epochs
 from .data import DATASETS, DatasetNotFoundError, load_split
 from .model import INIT_SCHEMES, LeNetConfig, build_lenet, count_parameters, init_weights
 
@@ -63,6 +64,7 @@ class TrainSettings:
     augment: bool = False  # random horizontal flips and shifts of up to 2 pixels
     channels_last: bool = True  # NHWC activations: faster convolutions on CPU for the classic model
     amp: bool = False  # CUDA only: autocast to bfloat16 (float16 with loss scaling where bf16 is missing)
+    snapshots: bool = True  # keep the first layer's filters and feature maps as training goes (lenet.snapshots)
 
     def __post_init__(self) -> None:
         choices = {"dataset": tuple(DATASETS), "optimizer": OPTIMIZERS, "schedule": SCHEDULES,
@@ -134,6 +136,7 @@ class TrainResult:
     device: str
     run_dir: Path | None
     seconds: float = 0.0  # the whole call: data to device, model, training, evaluation, saving
+    timeline: Timeline | None = None  # the snapshots, when settings.snapshots
 
     @property
     def images_per_s(self) -> float:
@@ -295,6 +298,10 @@ def train(config: LeNetConfig, settings: TrainSettings, on_progress: Callable[[P
     finished = copy.deepcopy(model.state_dict())
     rows, stopped = [], False
     run_dir = Path(run_dir) if run_dir is not None else None
+    timeline = Timeline.of_split(test_split) if settings.snapshots else None
+    early, epochs_kept = first_epoch_batches(batches), snapshot_epochs(settings.epochs)
+    if timeline is not None:
+        timeline.take(model, 0.0)
 
     def report(kind, epoch, batch, loss_sum, correct, seen, train_s, test_acc=None):
         elapsed = time.perf_counter() - start
@@ -329,6 +336,8 @@ def train(config: LeNetConfig, settings: TrainSettings, on_progress: Callable[[P
             if (b + 1) % report_every == 0 and b + 1 < batches:
                 synchronize(device)
                 report("batch", epoch, b + 1, loss_sum, correct, seen, time.perf_counter() - epoch_start)
+            if timeline is not None and epoch == 1 and b + 1 in early:
+                timeline.take(model, (b + 1) / batches, loss_sum.item() / seen, correct.item() / seen)
         if stopped:
             break
         synchronize(device)
@@ -341,23 +350,27 @@ def train(config: LeNetConfig, settings: TrainSettings, on_progress: Callable[[P
                      "images_per_s": seen / train_s, "seconds": time.perf_counter() - epoch_start,
                      "train_seconds": train_s, "elapsed_s": time.perf_counter() - start})
         finished = copy.deepcopy(model.state_dict())
+        if timeline is not None and epoch in epochs_kept:
+            timeline.take(model, epoch, train_loss, train_acc)
         if run_dir is not None:
             status = "finished" if epoch == settings.epochs else "running"
-            _save(run_dir, config, settings, rows, model, status, device)
+            _save(run_dir, config, settings, rows, model, status, device, timeline)
         report("epoch", epoch, batches, loss_sum, correct, seen, train_s, test_acc)
     if stopped:
         model.load_state_dict(finished)
         if run_dir is not None and rows:
-            _save(run_dir, config, settings, rows, model, "stopped", device)
+            _save(run_dir, config, settings, rows, model, "stopped", device, timeline)
     history = pd.DataFrame(rows, columns=HISTORY_COLUMNS)
     model = model.to(memory_format=torch.contiguous_format).eval()  # as load_model would give it back
     return TrainResult(model, config, settings, history, stopped, str(device), run_dir,
-                       time.perf_counter() - start)
+                       time.perf_counter() - start, timeline)
 
 
-def _save(run_dir: Path, config, settings, rows, model, status: str, device: torch.device) -> None:
+def _save(run_dir: Path, config, settings, rows, model, status: str, device: torch.device,
+          timeline: Timeline | None) -> None:
     extra = {"status": status, "device": str(device), "parameters": count_parameters(model)}
-    runs.save_run(run_dir, config, settings, pd.DataFrame(rows, columns=HISTORY_COLUMNS), model, extra)
+    runs.save_run(run_dir, config, settings, pd.DataFrame(rows, columns=HISTORY_COLUMNS), model, extra,
+                  snapshots=timeline)
 
 
 # ---- command line ----
@@ -388,6 +401,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="NHWC memory format (faster for the classic model on CPU)")
     p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
                    help="mixed precision on CUDA (bfloat16, or float16 with loss scaling)")
+    p.add_argument("--snapshots", action=argparse.BooleanOptionalAction, default=None,
+                   help="keep the first layer's filters and feature maps before, during and after each epoch "
+                        "(snapshots.pt in the run folder, for Inspect's timeline; default: on)")
     p.add_argument("--device", choices=DEVICES, help="auto picks cuda, then mps, then cpu")
     p.add_argument("--subset", type=int, help="train on the first N training images (default: all)")
     p.add_argument("--test-subset", type=int, help="evaluate on the first N test images (default: all)")
@@ -396,7 +412,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice; 1 is steadier on "
                                                 "a machine whose cores are busy with other work)")
     p.add_argument("--out", type=Path, metavar="RUN_DIR",
-                   help="save the run folder (config.json, metrics.csv, model.pt) here after every epoch; "
+                   help="save the run folder (config.json, metrics.csv, model.pt, snapshots.pt) here after every epoch; "
                         "it must not exist yet or be empty")
     return p
 
