@@ -165,6 +165,9 @@ def settings_editor() -> TrainSettings:
     lr = cols[1].number_input("learning rate", 1e-5, 10.0, key="set_lr", format="%.4g", step=0.01)
     schedule = cols[2].selectbox("schedule", ["constant", "onecycle", "cosine"], key="set_schedule",
                                  help="How the learning rate changes during training.")
+    st.session_state.setdefault("set_snapshots", True)
+    st.checkbox("keep snapshots", key="set_snapshots", help="Keep the first layer's filters and feature maps before, "
+                "during and after each epoch (a few hundred kB), to watch them form on the Inspect page.")
     base = TrainSettings.from_dict({k.removeprefix("set_"): v for k, v in st.session_state.items()
                                     if isinstance(k, str) and k.startswith("set_")})
     if cap != Limits():
