@@ -40,6 +40,11 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 WIDTH, HEIGHT = 1280, 800
 MAX_HEIGHT = 12_000
 TIMEOUT_S = 90  # a fresh server's first page imports torch: seconds on a busy machine
+# Placeholders that Streamlit draws while a widget's code loads or an element waits for its data,
+# stale elements of the previous run, images and fonts still loading: none of them may show.
+DRAWN = """() => !document.querySelector('[data-testid=stSkeleton], [data-testid=stSkeletonElement], '
+    + '[data-testid=stAppSkeleton], [data-stale=true]')
+    && [...document.images].every(i => i.complete) && document.fonts.status == 'loaded'"""
 
 
 @dataclass(frozen=True)
@@ -167,11 +172,10 @@ def wait_until_drawn(page, timeout_s: float = TIMEOUT_S) -> None:
     timeout_ms = timeout_s * 1000
     page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(timeout=timeout_ms)
     page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=timeout_ms)
+    page.wait_for_function(DRAWN, timeout=timeout_ms)
     charts = page.locator('[data-testid="stPlotlyChart"]')
     for i in range(charts.count()):
         charts.nth(i).locator(".main-svg").first.wait_for(timeout=timeout_ms)
-    page.wait_for_function("() => [...document.images].every(i => i.complete) && document.fonts.status == 'loaded'",
-                           timeout=timeout_ms)
     page.wait_for_timeout(300)  # let the last chart finish its layout
 
 

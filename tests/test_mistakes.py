@@ -42,7 +42,7 @@ def test_softmax_before_the_loss_warns_but_still_trains():
     at.checkbox(key="softmax_output").check().run()
     assert not at.exception and not at.error and not train_button(at).disabled
     warning = at.warning[0].value
-    assert "still trains" in warning and f"≈ {softmax_loss_floor(10):.2f}" in warning
+    assert "still builds and trains" in warning and "stays at chance" in warning and f"≈ {softmax_loss_floor(10):.2f}" in warning
     assert "softmax" in at.dataframe[0].value["layer"].tolist()
 
 
