@@ -27,7 +27,7 @@ from torch import nn
 from . import runs
 from .snapshots import Timeline, first_epoch_batches, snapshot_epochs
 from .data import DATASETS, DatasetNotFoundError, load_split
-from .model import INIT_SCHEMES, LeNetConfig, build_lenet, count_parameters, init_weights
+from .model import INIT_SCHEMES, LeNetConfig, build_lenet, count_parameters, init_weights, plan_layers
 
 # `python -m lenet.train` runs this file a second time as __main__ after `import lenet` loaded it;
 # that is harmless here, so runpy's warning about it is noise.
@@ -278,6 +278,7 @@ def train(config: LeNetConfig, settings: TrainSettings, on_progress: Callable[[P
     history are those of the last finished epoch.
     """
     start = time.perf_counter()
+    plan_layers(config, settings.batch_size)  # a model too big for memory is refused before any data is loaded
     device = pick_device(settings.device)
     train_split, test_split = load_split(settings.dataset, True), load_split(settings.dataset, False)
     _check_fits(config, train_split.images, settings.dataset)

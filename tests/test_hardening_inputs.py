@@ -23,8 +23,10 @@ from lenet import (
     plan_layers,
     pool2d,
 )
+import lenet.train
 from lenet.lessons import human_bytes
 from lenet.model import max_training_bytes
+from lenet.train import preset
 
 ROOT = Path(__file__).resolve().parent.parent
 APP_PAGES = [ROOT / "streamlit_app.py", *sorted((ROOT / "pages").glob("*.py"))]
@@ -283,3 +285,15 @@ def test_any_size_is_planned_or_refused_in_milliseconds(size, channels, kernel, 
     except ValueError as e:
         assert "gets a" in str(e) or "GB" in str(e)
     assert time.perf_counter() - start < 0.1
+
+
+def test_training_refuses_batches_that_would_not_fit_before_loading_any_data(monkeypatch):
+    def no_data(*args):
+        raise AssertionError("the data was loaded before the model was checked")
+
+    monkeypatch.setattr(lenet.train, "load_split", no_data)
+    config, settings = preset("classic")
+    message = refuses(lambda: lenet.train.train(config, settings.replace(batch_size=100_000)))
+    assert "batches of 100000" in message and "limit is 2 GB" in message
+
+
