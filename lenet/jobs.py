@@ -8,6 +8,7 @@ submit(config, settings) -> a handle with .progress, .stop() and .result.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import traceback
@@ -42,6 +43,14 @@ class TrainingJob:
         except Exception as e:  # shown on the page; the traceback goes to the server log
             traceback.print_exc()
             self.error = f"{type(e).__name__}: {e}"
+        finally:
+            self._drop_empty_run_dir()
+
+    def _drop_empty_run_dir(self) -> None:
+        """A training that ends before its first epoch saved nothing: leave no empty, "broken" run folder behind."""
+        with contextlib.suppress(OSError):  # gone already, or not empty after all
+            if self.run_dir is not None and not any(Path(self.run_dir).iterdir()):
+                Path(self.run_dir).rmdir()
 
     @property
     def progress(self) -> Progress | None:

@@ -26,6 +26,7 @@ from lenet import (
 import lenet.train
 from lenet.lessons import human_bytes
 from lenet.model import max_training_bytes
+from lenet.runs import list_runs
 from lenet.train import preset
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -297,3 +298,24 @@ def test_training_refuses_batches_that_would_not_fit_before_loading_any_data(mon
     assert "batches of 100000" in message and "limit is 2 GB" in message
 
 
+def test_train_page_refuses_networks_too_big_for_memory_with_the_estimate(runs_dir):
+    at = open_page(ROOT / "pages/6_Train.py")
+    at.checkbox(key="conv2").check().run()  # a third conv layer
+    for i in range(3):
+        at.number_input(key=f"c{i}").set_value(256)
+        at.number_input(key=f"k{i}").set_value(1)
+        at.number_input(key=f"p{i}").set_value(5)
+    at.selectbox(key="pool").set_value("none")
+    at.text_input(key="hidden").set_value("4096").run()
+    assert not at.exception
+    assert any("cannot be built" in e.value and "GB" in e.value for e in at.error)
+    assert next(b for b in at.button if b.label == "Train").disabled
+    at.text_input(key="hidden").set_value("16")  # builds, but batches of 1024 images would need about 26 GB
+    at.selectbox(key="set_batch_size").set_value(1024).run()
+    next(b for b in at.button if b.label == "Train").click().run()
+    job = at.session_state["train_job"]
+    job.join(30)
+    at.run()
+    assert not at.exception and job.status == "failed" and "batches of 1024" in job.error
+    assert any("Training failed" in e.value and "GB" in e.value for e in at.error)
+    assert list_runs(runs_dir).empty  # no empty, broken run folder left behind
