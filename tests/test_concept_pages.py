@@ -21,12 +21,25 @@ from lenet import (
     learn_kernel,
     mlp_parameter_count,
 )
-from lenet.lessons import example_channels, format_matrix, human_bytes, human_count, shift_demo, window_arithmetic
+from lenet import convolve2d
+from lenet.lessons import (
+    convolution_terms,
+    dice_arithmetic,
+    example_channels,
+    format_matrix,
+    human_bytes,
+    human_count,
+    shift_demo,
+    total_padding_output_shape,
+    window_arithmetic,
+)
+from lenet.receptive import receptive_fields, unit_field
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [
     str(ROOT / "pages" / name)
-    for name in ("1_Cross_correlation.py", "2_Padding_and_stride.py", "3_Channels.py", "4_Pooling.py", "5_MLP_vs_CNN.py")
+    for name in ("1_Cross_correlation.py", "2_Padding_and_stride.py", "3_Channels.py", "4_Pooling.py", "5_MLP_vs_CNN.py",
+                 "9_Receptive_fields.py")
 ]
 
 
@@ -212,3 +225,76 @@ def test_mlp_page_follows_url_and_presets():
     assert metric(at, "Conv layer parameters") == str(conv_parameter_count(1, 16, 3))
     click(at, "ImageNet size (224×224 RGB)")
     assert metric(at, "Dense layer parameters") == human_count(mlp_parameter_count(3 * 224 * 224, [100]))
+
+
+
+def test_convolution_switch_flips_the_kernel():
+    X, K = torch.arange(9.0).reshape(3, 3), torch.tensor([[0.0, 1.0], [2.0, 3.0]])
+    at = page(PAGES[0], op="convolution", step=2)
+    assert not at.exception and f"Output Y = `{format_matrix(convolve2d(X, K))}`" in markdown(at)
+    assert f"**Y[0, 1]** = {convolution_terms((2, 2), (0, 1))}" in markdown(at)
+    assert "= 1×3 + 2×2 + 4×1 + 5×0 = 11" in markdown(at)
+    kernel = json.loads(charts(at)[0].proto.spec)["data"][2]["z"]
+    assert kernel == K.flip(0, 1).tolist()
+    at.radio(key="op").set_value("cross-correlation").run()
+    assert f"Output Y = `{format_matrix(corr2d(X, K))}`" in markdown(at)
+
+
+def test_dice_example_from_the_notes_and_from_the_url():
+    at = page(PAGES[0])
+    assert metric(at, "P(sum = 4)") == "3/36" and dice_arithmetic(4) in markdown(at)
+    at = page(PAGES[0], dice_sum=7)
+    assert metric(at, "P(sum = 7)") == "6/36"
+    bars = json.loads(charts(at)[-1].proto.spec)["data"][0]
+    assert sum(bars["y"]) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("query", [dict(n_h=8, n_w=8, k_h=3, k_w=3, pt_h=2, pt_w=2, s_h=2, s_w=2),
+                                   dict(n_h=8, n_w=7, k_h=4, k_w=2, pt_h=3, pt_w=0, s_h=1, s_w=3, d_h=2)])
+def test_padding_over_both_sides_from_the_url(query):
+    at = page(PAGES[1], convention="both sides together", **query)
+    n, k, p, s = [(query[f"{v}_h"], query[f"{v}_w"]) for v in ("n", "k", "pt", "s")]
+    out = total_padding_output_shape(n, k, p, s, (query.get("d_h", 1), query.get("d_w", 1)))
+    assert not at.exception and metric(at, "Output shape") == f"{out[0]} × {out[1]}"
+    formulas = [line.value.strip("$\n ") for line in at.latex[1:3]]
+    assert formulas[0].endswith(f"= {out[0]}") and formulas[1].endswith(f"= {out[1]}")
+    assert r"p_h + s_h" in formulas[0]
+
+
+def test_padding_conventions_show_the_same_example_and_an_odd_total():
+    at = page(PAGES[1])
+    assert "this is $p = (2, 2)$" in markdown(at)
+    click(at, "odd total: k=4, p=3 → same size")
+    assert not at.exception and metric(at, "Output shape") == "8 × 8"
+    assert "F.pad(X, (2, 1, 2, 1))" in markdown(at)
+    image = json.loads(charts(at)[-1].proto.spec)["data"][1]["z"]
+    assert (len(image), len(image[0])) == (28, 28)
+    at.number_input(key="pt_h").set_value(0)
+    at.number_input(key="n_h").set_value(2).run()
+    assert not at.exception and "total padding at least 2" in at.error[0].value
+    click(at, "k=3, p=1, s=2 → 4×4")
+    assert not at.error and metric(at, "Output shape") == "4 × 4" and at.radio(key="convention").value == "per side"
+
+
+def test_receptive_fields_page_shows_d2l_numbers_and_a_unit():
+    at = page(PAGES[5])
+    assert [metric(at, f"{name} sees") for name in ("conv1", "pool1", "conv2", "pool2")] == ["5 × 5", "6 × 6", "14 × 14", "16 × 16"]
+    assert list(at.dataframe[0].value["receptive field"]) == ["5 x 5", "6 x 6", "14 x 14", "16 x 16"]
+    at = page(PAGES[5], layer="conv2", row=0, col=0)
+    field = unit_field(LeNetConfig.classic(), "conv2", (0, 0))
+    assert f"sees **{field.pixels} pixels**" in markdown(at) and "rows -2 to 11" in markdown(at)
+    unseen = json.loads(charts(at)[0].proto.spec)["data"][1]["z"]  # NaN (null in JSON) where the unit sees
+    assert [[v is None for v in row] for row in unseen] == field.mask.tolist()
+
+
+def test_receptive_fields_page_presets_url_and_impossible_settings():
+    at = page(PAGES[5])
+    click(at, "the notes' LeNet (32×32)")
+    notes = LeNetConfig(image_size=32, paddings=(0, 0), pool="max")  # 32 x 32 input, no padding
+    assert [metric(at, f"{f.layer} sees") for f in receptive_fields(notes)] == ["5 × 5", "6 × 6", "14 × 14", "16 × 16"]
+    assert at.dataframe[0].value["output"].tolist() == ["28 x 28", "14 x 14", "10 x 10", "5 x 5"]
+    at = page(PAGES[5], s1=2, pool="none", layer="conv2")
+    assert metric(at, "conv2 sees") == "{0} × {0}".format(receptive_fields(
+        LeNetConfig(strides=(2, 1), pool="none"))[-1].size)
+    at = page(PAGES[5], k1=9, p1=0, s1=4, k2=9)
+    assert not at.exception and "make the kernel smaller" in at.error[0].value
