@@ -96,7 +96,7 @@ def _read_json(path: Path) -> dict:
         data = json.loads(path.read_text())
     except FileNotFoundError:
         raise ValueError(f"{path.parent} is not a run folder: it has no config.json.") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:  # RecursionError: [[[[... too deep
         raise ValueError(f"{path} is not readable JSON ({e}).") from None
     if not isinstance(data, dict) or not isinstance(data.get("config"), dict) or not isinstance(data.get("settings"), dict):
         raise ValueError(f"{path} lacks the 'config' and 'settings' sections of a run.")
@@ -311,7 +311,7 @@ def import_run(data: bytes, root: Path | None = None) -> Path:
     files = _read_zip(data)
     try:
         info = json.loads(files["config.json"])
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
         raise ValueError(f"config.json in the zip is not readable JSON ({e}).") from None
     if not isinstance(info, dict) or not isinstance(info.get("config"), dict) or not isinstance(info.get("settings"), dict):
         raise ValueError("config.json in the zip lacks the 'config' and 'settings' sections of a run.")
