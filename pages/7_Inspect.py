@@ -1,5 +1,8 @@
 """Inspect: what a trained (or untrained) LeNet sees, what it learned, and where it goes wrong."""
 
+import math
+import time
+
 import streamlit as st
 
 import ui
@@ -15,7 +18,9 @@ from lenet.model_figures import (
     mistakes_gallery,
     per_class_accuracy_figure,
     probability_bar,
+    training_curves,
 )
+from lenet.runs import load_run, load_timeline
 
 ui.setup_page("Inspect")
 st.title("Look inside LeNet")
@@ -79,6 +84,70 @@ st.subheader("Learned filters")
 for name, weights in conv_filters(model).items():
     st.plotly_chart(filter_grid(weights, f"{name}: {' x '.join(map(str, weights.shape))}"), width="stretch",
                     config=png_config(f"filters-{name}"))
+
+
+PLAY_SECONDS = 1.0  # one snapshot a second while playing
+playing = st.session_state.setdefault("timeline_playing", False)  # the timer below runs only while playing
+
+
+def toggle_play(last: int) -> None:
+    st.session_state.timeline_playing = not st.session_state.timeline_playing
+    st.session_state.timeline_hold = True  # show the snapshot we start from before moving on
+    if st.session_state.timeline_playing and st.session_state.get("timeline_step", last) >= last:
+        st.session_state.timeline_step = 0  # play again from the start
+
+
+def hold() -> None:
+    st.session_state.timeline_hold = True  # a snapshot picked by hand is shown, not skipped
+
+
+@st.fragment(run_every=PLAY_SECONDS if playing else None)
+def timeline_view(timeline, history, classes):
+    """The epoch slider: the snapshot's filters and feature maps beside the curves; each timer tick moves it on."""
+    last = len(timeline) - 1
+    step = min(st.session_state.get("timeline_step", last), last)
+    if not st.session_state.pop("timeline_hold", False) and st.session_state.timeline_playing:
+        step = min(step + 1, last)
+        st.session_state.timeline_playing = step < last
+    st.session_state.timeline_step = step
+    step = st.select_slider("Epoch", list(range(len(timeline))), format_func=lambda i: f"{timeline.epochs[i]:.3g}",
+                            key="timeline_step", on_change=hold,
+                            help="0: before training; 0.25: a quarter into epoch 1; 1: after epoch 1.")
+    if st.session_state.timeline_playing != playing:
+        st.rerun(scope="app")  # the end: stop the timer
+    epoch, acc = timeline.epochs[step], timeline.train_acc[step]
+    st.caption(f"Epoch {epoch:.3g}: " + ("the initial weights, before any training." if math.isnan(acc) else
+                                         f"train accuracy so far {acc:.1%}, loss {timeline.train_loss[step]:.3f}."))
+    curve_col, filters_col = st.columns(2, gap="large")
+    curve_col.plotly_chart(training_curves(history, title="Training, with the snapshot marked", marker=epoch),
+                           width="stretch", config=png_config("timeline-curves"))
+    filters_col.plotly_chart(filter_grid(timeline.filters[step], f"conv1 filters at epoch {epoch:.3g}"),
+                             width="stretch", config=png_config("timeline-filters"))
+    maps = timeline.maps[step]
+    names = [f"{classes[label]}, channel {c}" for label in timeline.labels.tolist() for c in range(maps.shape[1])]
+    st.plotly_chart(image_grid(maps.flatten(0, 1), f"conv1 feature maps at epoch {epoch:.3g}", names,
+                               columns=maps.shape[1]), width="stretch", config=png_config("timeline-feature-maps"))
+
+
+st.subheader("Training timeline")
+st.caption("The first layer's filters, and its feature maps of a few fixed test images, kept before training, "
+           "at 1/8, 1/4 and 1/2 of the first epoch, and after every epoch.")
+try:
+    timeline = None if choice in training.UNTRAINED else load_timeline(choice)
+except ValueError as e:
+    st.warning(f"This run's snapshots cannot be read, so there is no timeline: {e}")
+    timeline = None
+if timeline is None:
+    st.info("This model has no snapshots: train a run with **keep snapshots** ticked to watch its filters form.")
+else:
+    images_col, button_col = st.columns([6, 1], vertical_alignment="center")
+    images_col.image([image.numpy() for image in timeline.images], width=84,
+                     caption=[f"test image {i}: {test.classes[label]}"
+                              for i, label in zip(timeline.image_indices.tolist(), timeline.labels.tolist())])
+    button_col.button("Pause" if playing else "Play", icon=":material/pause:" if playing else ":material/play_arrow:",
+                      on_click=toggle_play, args=(len(timeline) - 1,), width="stretch",
+                      help=f"Step through the snapshots, one every {PLAY_SECONDS:g} s.")
+    timeline_view(timeline, load_run(choice).history, test.classes)
 
 st.subheader("On the whole test set")
 evaluation = training.evaluation_of(choice)
