@@ -165,7 +165,7 @@ def load_run(run_dir: Path) -> Run:
     info = _read_json(run_dir / "config.json")
     config, settings = _parse_info(info, str(run_dir / "config.json"))
     metrics = run_dir / "metrics.csv"
-    if not metrics.exists():
+    if not metrics.is_file():
         raise ValueError(f"{run_dir} has no metrics.csv.")
     history = _parse_metrics(metrics.read_bytes(), str(metrics))
     name = str(info.get("name") or _default_name(run_dir))
@@ -193,7 +193,7 @@ def load_model(run_dir: Path) -> nn.Module:
     info = _read_json(run_dir / "config.json")
     config, _ = _parse_info(info, str(run_dir / "config.json"))
     weights = run_dir / "model.pt"
-    if not weights.exists():
+    if not weights.is_file():
         raise ValueError(f"{run_dir} has no model.pt.")
     return _load_weights(build_lenet(config), weights.read_bytes(), str(weights)).eval()
 
