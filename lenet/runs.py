@@ -222,7 +222,7 @@ def _summary(path: Path) -> dict:
     return row | {
         "name": run.name,
         "created": run.created,
-        "status": run.meta.get("status", "saved"),
+        "status": str(run.meta.get("status", "saved")),
         "epochs": len(run.history),
         "train_loss": last.get("train_loss"),
         "train_acc": last.get("train_acc"),
