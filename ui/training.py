@@ -87,8 +87,7 @@ def config_editor() -> tuple[LeNetConfig | None, str | None]:
             continue
         if i == 0:
             st.caption("Conv layer 1")
-        cols = st.columns([4, 4, 4, 4, 3], vertical_alignment="bottom")
-        st.session_state.setdefault(f"pool_after{i}", True)
+        cols = st.columns(4)
         st.session_state.setdefault(f"c{i}", 16)
         st.session_state.setdefault(f"k{i}", 5)
         st.session_state.setdefault(f"p{i}", 0)
@@ -97,16 +96,20 @@ def config_editor() -> tuple[LeNetConfig | None, str | None]:
         k = cols[1].number_input("kernel", 1, 11, key=f"k{i}", help="Kernel height and width.")
         p = cols[2].number_input("padding", 0, 5, key=f"p{i}", help="Zeros added on each side.")
         s = cols[3].number_input("stride", 1, 4, key=f"s{i}", help="Step between kernel positions.")
-        pooled = cols[4].checkbox("pool", key=f"pool_after{i}", help="Pool after this conv layer.")
-        layers.append((int(c), int(k), int(p), int(s), pooled))
+        layers.append((i, int(c), int(k), int(p), int(s)))
     cols = st.columns(3)
     activation = cols[0].selectbox("activation", ["sigmoid", "relu", "tanh"], key="activation")
-    pool = cols[1].selectbox("pooling", ["avg", "max", "none"], key="pool", help="After the conv layers ticked 'pool'.")
+    pool = cols[1].selectbox("pooling", ["avg", "max", "none"], key="pool", help="After the conv layers ticked below.")
     batch_norm = cols[2].checkbox("batch norm", key="batch_norm", help="BatchNorm after every conv and dense layer.")
     cols = st.columns(3)
     pool_size = cols[0].number_input("pool size", 1, 4, key="pool_size", disabled=pool == "none")
     pool_stride = cols[1].number_input("pool stride", 1, 4, key="pool_stride", disabled=pool == "none")
     hidden = cols[2].text_input("dense widths", key="hidden", help="Hidden fully connected layers, e.g. 120, 84.")
+    with st.container(horizontal=True):
+        pool_after = []
+        for position, (i, *_) in enumerate(layers, start=1):
+            st.session_state.setdefault(f"pool_after{i}", True)
+            pool_after.append(st.checkbox(f"pool after conv{position}", key=f"pool_after{i}", disabled=pool == "none"))
     try:
         hidden_sizes = tuple(int(v) for v in hidden.replace(" ", "").split(",") if v)
     except ValueError:
@@ -119,11 +122,10 @@ def config_editor() -> tuple[LeNetConfig | None, str | None]:
                                         help="0: whatever flatten gives. A number: what a hand-written nn.Linear(400, 120) expects.")
     softmax_output = cols[1].checkbox("softmax at the end", key="softmax_output",
                                       help="A softmax after the output layer, before the cross-entropy loss.")
-    pool_after = tuple(pooled for *_, pooled in layers)
     config, _ = preset(st.session_state.preset)
     config = config.replace(
-        conv_channels=[c for c, *_ in layers], kernel_sizes=[k for _, k, *_ in layers],
-        paddings=[p for _, _, p, *_ in layers], strides=[s for _, _, _, s, _ in layers], activation=activation,
+        conv_channels=[c for _, c, _, _, _ in layers], kernel_sizes=[k for _, _, k, _, _ in layers],
+        paddings=[p for _, _, _, p, _ in layers], strides=[s for *_, s in layers], activation=activation,
         pool=pool, pool_size=int(pool_size), pool_stride=int(pool_stride), batch_norm=batch_norm,
         hidden_sizes=hidden_sizes, pool_after=None if all(pool_after) else pool_after,
         dense_inputs=int(dense_inputs) or None, softmax_output=softmax_output,
