@@ -156,6 +156,9 @@ def _parse_metrics(data: bytes, where: str) -> pd.DataFrame:
     missing = [c for c in METRIC_COLUMNS if c not in history.columns]
     if missing:
         raise ValueError(f"{where} lacks the columns {missing}.")
+    words = [c for c in METRIC_COLUMNS if len(history) and not pd.api.types.is_numeric_dtype(history[c])]
+    if words:
+        raise ValueError(f"{where} has values that are not numbers in {words}.")
     return history
 
 
