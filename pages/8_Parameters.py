@@ -119,7 +119,7 @@ if len(results) < len(INIT_SCHEMES) and st.button("Train with each scheme", icon
     bar = st.progress(0.0, text="Loading data...")
     train_inits(classic, results, settings=INIT_TRAINING,
                 on_progress=lambda fraction, text: bar.progress(fraction, text=text))
-    bar.empty()
+    st.rerun()  # draw the page again without the button
 runs = [results[scheme] for scheme in INIT_SCHEMES if scheme in results]
 if runs:
     ui.show_figure(init_training_figure(runs), "init-training")

@@ -89,5 +89,4 @@ def test_train_button_trains_each_scheme_once(monkeypatch):
     summary = next(df.value for df in at.dataframe if "learns" in df.value)
     assert list(summary["scheme"]) == list(results)
     assert len(at.get("plotly_chart")) == 6
-    at.run()
     assert not [b for b in at.button if b.label == "Train with each scheme"]  # done: nothing left to train
