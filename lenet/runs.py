@@ -221,6 +221,8 @@ def _summary(path: Path) -> dict:
         run = load_run(path)
     except ValueError as e:
         return row | {"status": f"broken: {e}"}
+    if not zipfile.is_zipfile(path / "model.pt"):  # torch.save writes a zip: checked without loading the weights
+        return row | {"status": "broken: model.pt is missing or damaged"}
     last = run.history.iloc[-1] if len(run.history) else {}
     return row | {
         "name": run.name,
