@@ -20,7 +20,7 @@ def runs_dir(tmp_path, monkeypatch):
     return tmp_path / "runs"
 
 
-def open_train(preset="modern", subset=1000, epochs=1):
+def open_train(preset="modern", subset=2000, epochs=1):
     at = AppTest.from_file(TRAIN, default_timeout=60).run()
     at.selectbox(key="preset").set_value(preset).run()
     at.select_slider(key="subset_slider").set_value(subset)
