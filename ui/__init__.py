@@ -8,15 +8,20 @@ Out-of-range or malformed values in a URL are ignored by Streamlit and the defau
 from __future__ import annotations
 
 import math
+import os
 from typing import Any, Callable, Sequence
 
 import plotly.graph_objects as go
 import streamlit as st
+import torch
 from streamlit.errors import StreamlitPageNotFoundError
 
 from lenet.figures import png_config
 
 URL = "query-params"
+# Every session of the server shares torch's threads. Two threads on 2 busy cores trained ~10x slower
+# than one in our measurements (docs/benchmark.md), so the app uses one unless told otherwise.
+torch.set_num_threads(int(os.environ.get("LENET_TORCH_THREADS", "1")))
 # Thousands separators for the count columns of layer_table and parameter_comparison.
 COUNT_COLUMNS = {
     name: st.column_config.NumberColumn(format="localized")
