@@ -93,28 +93,35 @@ playing = st.session_state.setdefault("timeline_playing", False)  # the timer be
 def toggle_play(last: int) -> None:
     st.session_state.timeline_playing = not st.session_state.timeline_playing
     st.session_state.timeline_hold = True  # show the snapshot we start from before moving on
-    if st.session_state.timeline_playing and st.session_state.get("timeline_step", last) >= last:
-        st.session_state.timeline_step = 0  # play again from the start
-
-
-def hold() -> None:
-    st.session_state.timeline_hold = True  # a snapshot picked by hand is shown, not skipped
+    if st.session_state.timeline_playing and st.session_state.get("timeline_at", last) >= last:
+        st.session_state.timeline_at = 0  # play again from the start
+    if not st.session_state.timeline_playing:
+        st.session_state.timeline_step = st.session_state.get("timeline_at", last)  # the slider stays where we paused
 
 
 @st.fragment(run_every=PLAY_SECONDS if playing else None)
 def timeline_view(timeline, history, classes):
-    """The epoch slider: the snapshot's filters and feature maps beside the curves; each timer tick moves it on."""
+    """The epoch slider: the snapshot's filters and feature maps beside the curves; each timer tick moves it on.
+
+    The snapshot shown lives in timeline_at, not in the slider: while playing, the slider is redrawn as a new,
+    disabled widget each tick, so a value still on its way from the browser cannot pull the player back.
+    """
     last = len(timeline) - 1
-    step = min(st.session_state.get("timeline_step", last), last)
+    step = min(st.session_state.get("timeline_at", last), last)
     if not st.session_state.pop("timeline_hold", False) and st.session_state.timeline_playing:
         step = min(step + 1, last)
         st.session_state.timeline_playing = step < last
-    st.session_state.timeline_step = step
-    step = st.select_slider("Epoch", list(range(len(timeline))), format_func=lambda i: f"{timeline.epochs[i]:.3g}",
-                            key="timeline_step", on_change=hold,
-                            help="0: before training; 0.25: a quarter into epoch 1; 1: after epoch 1.")
+    options, label = list(range(len(timeline))), lambda i: f"{timeline.epochs[i]:.3g}"
+    if st.session_state.timeline_playing:
+        st.select_slider("Epoch", options, value=step, format_func=label, disabled=True)
+    else:
+        if playing or st.session_state.get("timeline_step") not in options:  # just stopped, first shown, other run
+            st.session_state.timeline_step = step
+        step = st.select_slider("Epoch", options, format_func=label, key="timeline_step",
+                                help="0: before training; 0.25: a quarter into epoch 1; 1: after epoch 1.")
+    st.session_state.timeline_at = step
     if st.session_state.timeline_playing != playing:
-        st.rerun(scope="app")  # the end: stop the timer
+        st.rerun(scope="app")  # start or stop the timer
     epoch, acc = timeline.epochs[step], timeline.train_acc[step]
     st.caption(f"Epoch {epoch:.3g}: " + ("the initial weights, before any training." if math.isnan(acc) else
                                          f"train accuracy so far {acc:.1%}, loss {timeline.train_loss[step]:.3f}."))

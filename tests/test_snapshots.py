@@ -209,12 +209,18 @@ def test_inspect_epoch_slider_and_play(run, runs_dir):
     maps = chart(at, "conv1 feature maps at epoch 0.5")
     assert len(maps["data"]) == 4 * 6
     play = lambda: next(b for b in at.button if b.label in ("Play", "Pause"))
+    shown = lambda: at.select_slider[0]
     play().click().run()  # starts where the slider is, and shows that snapshot first
-    assert at.session_state["timeline_playing"] and at.select_slider(key="timeline_step").value == 3
+    assert at.session_state["timeline_playing"] and shown().value == 3 and shown().disabled
     for step in (4, 5):  # each run with no user action is a timer tick
         at.run()
-        assert at.select_slider(key="timeline_step").value == step
+        assert shown().value == step
     assert not at.session_state["timeline_playing"] and play().label == "Play" and not at.exception
+    assert at.select_slider(key="timeline_step").value == 5 and not shown().disabled  # the end: the slider is back
+    play().click().run()  # from the end, Play starts again at the beginning
+    assert shown().value == 0 and play().label == "Pause"
+    play().click().run()
+    assert at.select_slider(key="timeline_step").value == 0 and not at.exception  # paused where it was
 
 
 def test_inspect_without_snapshots_says_so(runs_dir):
