@@ -1,8 +1,8 @@
 """Memory of one app process with several sessions open (AppTest), against a hosted app's ~1 GB.
 
-Each session opens the home page, Train and Inspect (the pages that hold data and models), and the sessions stay open
-together; the first one also trains a tiny model. The measurement runs in a fresh process, so that
-the test process's own imports do not count. To see the numbers:
+Each session opens the home page, Train and Inspect (the pages that hold data and models) and stays
+open; the first one also trains a tiny model. The measurement runs in a fresh process, so that the
+test process's own imports do not count. To see the numbers:
 
     .venv/bin/python tests/test_memory.py --sessions 6
 """
@@ -21,9 +21,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGES = ["streamlit_app.py", "pages/6_Train.py", "pages/7_Inspect.py"]
-# Peaks measured here with 3 sessions (README, "Deploy"): 676 MB with torch's CPU build (as on Streamlit
-# Community Cloud), 1084 MB with its CUDA build, which maps ~450 MB more at import. The bounds keep ~25% margin.
+TRAIN = "pages/6_Train.py"
+PAGES = ["streamlit_app.py", TRAIN, "pages/7_Inspect.py"]
+# Peaks measured here with 3 sessions (README, "Deploy"): 675 MB with torch's CPU build (as on Streamlit
+# Community Cloud), 1,058 MB with its CUDA build, which maps ~450 MB more at import. Bounds: ~25% margin.
 BOUND_MB = {"cpu": 850, "cuda": 1350}
 GROWTH_BOUND_MB = 450  # what visitors, data, caches and a training add to the freshly imported app (~300-350)
 
@@ -39,17 +40,18 @@ def open_sessions(sessions: int) -> dict:
     from streamlit.testing.v1 import AppTest
 
     import lenet  # noqa: F401  (imports torch: the baseline is an app process before any visitor)
+    import torch
 
     baseline = memory_mb()["rss_mb"]
     start = time.monotonic()
     open_pages = []
     for i in range(sessions):
-        for page in PAGES:
-            at = AppTest.from_file(str(ROOT / page), default_timeout=120).run()
+        session = {page: AppTest.from_file(str(ROOT / page), default_timeout=120).run() for page in PAGES}
+        for page, at in session.items():
             assert not at.exception, f"{page}: {at.exception}"
-            open_pages.append(at)
+        open_pages += session.values()
         if i == 0:
-            train = open_pages[-2]
+            train = session[TRAIN]
             train.selectbox(key="preset").set_value("modern").run()
             train.select_slider(key="subset_slider").set_value(1000)
             train.number_input(key="set_epochs").set_value(1)
@@ -57,8 +59,6 @@ def open_sessions(sessions: int) -> dict:
             job = train.session_state["train_job"]
             job.join(300)
             assert job.status == "finished", job.error
-    import torch
-
     return {"sessions": sessions, "pages_open": len(open_pages), "torch": "cuda" if torch.version.cuda else "cpu",
             "baseline_mb": round(baseline),
             **{k: round(v) for k, v in memory_mb().items()}, "seconds": round(time.monotonic() - start, 1)}
