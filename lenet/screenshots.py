@@ -265,8 +265,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     args = parser.parse_args(argv)
     if not 320 <= args.width <= 7680 or (args.height is not None and not 200 <= args.height <= MAX_HEIGHT):
         parser.error(f"--width must be within 320..7680 and --height within 200..{MAX_HEIGHT}.")
-    if not 0.5 <= args.scale <= 4:
-        parser.error("--scale must be within 0.5..4.")
+    if not 0.5 <= args.scale <= 4 or args.timeout <= 0:
+        parser.error("--scale must be within 0.5..4 and --timeout above 0.")
     try:
         views = load_views(args.views) if args.views else page_views()
     except ValueError as e:
@@ -276,10 +276,12 @@ def main(argv: list[str] | None = None) -> list[dict]:
         parser.error(f"no view named {', '.join(sorted(missing))}; the views are {', '.join(v.name for v in views)}.")
     if args.names:
         views = [v for v in views if v.name in args.names]
+    from playwright.sync_api import TimeoutError as PageTimeout
+
     try:
         reports = take_screenshots(views, args.out, args.width, args.height, args.scale, args.runs_dir,
                                    args.palette, args.timeout)
-    except FileNotFoundError as e:
+    except (OSError, RuntimeError, PageTimeout) as e:  # no browser, the app did not start, a page never drew
         parser.exit(2, f"error: {e}\n")
     failed = [r for r in reports if r["exception"] or r["page_not_found"]]
     for r in failed:
