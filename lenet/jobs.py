@@ -22,6 +22,13 @@ class TrainingCapacityError(RuntimeError):
     """Raised when the server already runs as many trainings as it allows."""
 
 
+def drop_empty_run_dir(run_dir: Path | None) -> None:
+    """Remove a run folder that holds nothing, so that it does not show as a "broken" run."""
+    with contextlib.suppress(OSError):  # gone already, or not empty after all
+        if run_dir is not None and not any(Path(run_dir).iterdir()):
+            Path(run_dir).rmdir()
+
+
 class TrainingJob:
     """One training running in a background thread."""
 
@@ -44,13 +51,7 @@ class TrainingJob:
             traceback.print_exc()
             self.error = f"{type(e).__name__}: {e}"
         finally:
-            self._drop_empty_run_dir()
-
-    def _drop_empty_run_dir(self) -> None:
-        """A training that ends before its first epoch saved nothing: leave no empty, "broken" run folder behind."""
-        with contextlib.suppress(OSError):  # gone already, or not empty after all
-            if self.run_dir is not None and not any(Path(self.run_dir).iterdir()):
-                Path(self.run_dir).rmdir()
+            drop_empty_run_dir(self.run_dir)  # ended before its first epoch: nothing saved
 
     @property
     def progress(self) -> Progress | None:
@@ -96,10 +97,11 @@ class JobRegistry:
             return list(self._jobs)
 
     def submit(self, config: LeNetConfig, settings: TrainSettings, run_dir: Path | None = None) -> TrainingJob:
-        """Start a training, or raise TrainingCapacityError when the server is at its cap."""
+        """Start a training, or raise TrainingCapacityError when the server is at its cap (removing run_dir if empty)."""
         with self._lock:
             self._jobs = [job for job in self._jobs if job.running]
             if len(self._jobs) >= self.max_running:
+                drop_empty_run_dir(run_dir)
                 raise TrainingCapacityError(
                     f"{len(self._jobs)} trainings are already running on this server (the limit is "
                     f"{self.max_running}). Please wait for one to finish and press Train again."
