@@ -13,7 +13,8 @@ ones the page writes to its URL when you change a widget:
 
 Uses Debian's Chromium (/usr/bin/chromium, or $LENET_CHROMIUM) through Playwright; it never
 downloads a browser. The app runs with $LENET_RUNS_DIR (or --runs-dir) as its runs folder, so the
-Inspect page shows the newest saved run. tests/browser.py uses the same functions.
+Inspect page shows the newest saved run; --url photographs an app that is already running instead.
+tests/browser.py uses the same functions.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import tempfile
 import time
 import tomllib
 import urllib.request
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -228,12 +229,14 @@ def to_palette(png: str | Path) -> None:
 
 def take_screenshots(views: list[View], out_dir: str | Path, width: int = WIDTH, height: int | None = None,
                      scale: float = 1, runs_dir: str | Path | None = None, palette: bool = False,
-                     timeout_s: float = TIMEOUT_S) -> list[dict]:
-    """Start the app, save out_dir/<view name>.png for every view, stop the app; one report per view."""
+                     timeout_s: float = TIMEOUT_S, url: str | None = None) -> list[dict]:
+    """Save out_dir/<view name>.png for every view of the app at `url`, or of one started (and stopped)
+    for the purpose with runs_dir; one report per view."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     reports = []
-    with streamlit_server(runs_dir) as url, chromium_page(url, width, height or HEIGHT, scale) as page:
+    app = nullcontext(url) if url else streamlit_server(runs_dir)
+    with app as url, chromium_page(url, width, height or HEIGHT, scale) as page:
         for view in views:
             reports.append(screenshot(page, view.url_path, out_dir / f"{view.name}.png", timeout_s, height))
             if palette:
@@ -257,6 +260,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--palette", action="store_true", help="256-colour PNGs, about 2.5 times smaller (the README's)")
     p.add_argument("--timeout", type=float, default=TIMEOUT_S, help=f"seconds to wait for a page (default {TIMEOUT_S})")
     p.add_argument("--runs-dir", type=Path, help="runs folder the app reads (default: $LENET_RUNS_DIR or runs/)")
+    p.add_argument("--url", help="an app that is already running, e.g. http://localhost:8501 or a hosted one; "
+                                 "default: start one on a free port")
     return p
 
 
@@ -280,7 +285,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
 
     try:
         reports = take_screenshots(views, args.out, args.width, args.height, args.scale, args.runs_dir,
-                                   args.palette, args.timeout)
+                                   args.palette, args.timeout, args.url)
     except (OSError, RuntimeError, PageTimeout) as e:  # no browser, the app did not start, a page never drew
         parser.exit(2, f"error: {e}\n")
     failed = [r for r in reports if r["exception"] or r["page_not_found"]]

@@ -1,6 +1,5 @@
 """The screenshot command: views files, and one real run against the app in headless Chromium."""
 
-import os
 import re
 import subprocess
 import sys
@@ -9,7 +8,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageStat
 
-from lenet.screenshots import CHROMIUM, ROOT, View, load_views, main, page_paths, page_views
+from lenet.screenshots import ROOT, View, load_views, main, page_paths, page_views
 
 README = ROOT / "README.md"
 
@@ -73,13 +72,13 @@ def not_blank(png: Path) -> bool:
         return len(rgb.getcolors(1 << 20)) > 200 and max(ImageStat.Stat(rgb).stddev) > 20
 
 
-@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is missing (apt-get install chromium)")
-def test_command_writes_pngs_of_the_asked_width_that_are_not_blank(tmp_path):
+def test_command_writes_pngs_of_the_asked_width_that_are_not_blank(tmp_path, app_server):
+    """On the browser tests' app (--url): starting one is what their app_server fixture does, with the same code."""
     views = write(tmp_path, '[home]\npage = ""\n\n[padding-5x5]\npage = "Padding_and_stride"\n'
                             'query = { k_h = 5, k_w = 5, p_h = 2, p_w = 2, s_h = 2, s_w = 2 }\n')
     out = tmp_path / "shots"
     done = subprocess.run([sys.executable, "-m", "lenet.screenshots", "--views", str(views), "--out", str(out),
-                           "--width", "1000", "--runs-dir", str(tmp_path / "runs")],
+                           "--width", "1000", "--url", app_server],
                           cwd=ROOT, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-3000:]
     assert sorted(p.name for p in out.iterdir()) == ["home.png", "padding-5x5.png"]
