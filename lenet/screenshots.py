@@ -260,8 +260,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--palette", action="store_true", help="256-colour PNGs, about 2.5 times smaller (the README's)")
     p.add_argument("--timeout", type=float, default=TIMEOUT_S, help=f"seconds to wait for a page (default {TIMEOUT_S})")
     p.add_argument("--runs-dir", type=Path, help="runs folder the app reads (default: $LENET_RUNS_DIR or runs/)")
-    p.add_argument("--url", help="an app that is already running, e.g. http://localhost:8501 or a hosted one; "
-                                 "default: start one on a free port")
+    p.add_argument("--url", help="an app that is already running, e.g. http://localhost:8501 (default: start one "
+                                 "on a free port)")
     return p
 
 
