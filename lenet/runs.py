@@ -223,7 +223,7 @@ def _summary(path: Path) -> dict:
         return row | {"status": f"broken: {e}"}
     if not zipfile.is_zipfile(path / "model.pt"):  # torch.save writes a zip: checked without loading the weights
         return row | {"status": "broken: model.pt is missing or damaged"}
-    last = run.history.iloc[-1] if len(run.history) else {}
+    last = run.history.iloc[-1] if len(run.history) else dict.fromkeys(METRIC_COLUMNS, float("nan"))
     return row | {
         "name": run.name,
         "created": run.created,

@@ -85,9 +85,8 @@ def inspector(i: int, start: threading.Barrier, report: dict) -> None:
     at = run(AppTest.from_file(INSPECT, default_timeout=120))
     start.wait()
     start.wait()
-    for how in ("class", "mistake"):
-        at.radio[0].set_value(how)
-        run(at)
+    at.radio[0].set_value("mistake")
+    run(at)
     report[i] = {"exception": list(at.exception), "train_job": "train_job" in at.session_state}
 
 
