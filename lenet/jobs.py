@@ -9,11 +9,11 @@ submit(config, settings) -> a handle with .progress, .stop() and .result.
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 import traceback
 from pathlib import Path
 
+from .limits import read_limits
 from .model import LeNetConfig
 from .train import Progress, TrainResult, TrainSettings, train
 
@@ -79,15 +79,11 @@ class TrainingJob:
         self._thread.join(timeout)
 
 
-def default_max_running() -> int:
-    return int(os.environ.get("LENET_MAX_TRAININGS", "2"))
-
-
 class JobRegistry:
     """Starts trainings while fewer than max_running are alive, refuses politely otherwise."""
 
     def __init__(self, max_running: int | None = None):
-        self.max_running = default_max_running() if max_running is None else max_running
+        self.max_running = read_limits().max_trainings if max_running is None else max_running
         self._jobs: list[TrainingJob] = []
         self._lock = threading.Lock()
 
