@@ -4,6 +4,7 @@ URLs, and random shapes and LeNet configurations that either agree with torch or
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
@@ -23,6 +24,7 @@ from lenet import (
     plan_layers,
     pool2d,
 )
+import lenet.runs
 import lenet.train
 from lenet.lessons import human_bytes
 from lenet.model import max_training_bytes
@@ -319,3 +321,41 @@ def test_train_page_refuses_networks_too_big_for_memory_with_the_estimate(runs_d
     assert not at.exception and job.status == "failed" and "batches of 1024" in job.error
     assert any("Training failed" in e.value and "GB" in e.value for e in at.error)
     assert list_runs(runs_dir).empty  # no empty, broken run folder left behind
+
+
+def runs_manager_with_the_first_run_picked():
+    """The Train page's runs manager after a click on the table's first row (AppTest cannot click table rows).
+
+    Like Streamlit, the selection belongs to the table's key: the same key keeps row 0 selected whatever the rows
+    are now; a new key is a new table, with nothing selected."""
+    from unittest import mock
+
+    import streamlit as st
+
+    from lenet.model_figures import overlay_runs
+    from ui import training
+
+    def dataframe(*args, key=None, **kwargs):
+        clicked_in = st.session_state.setdefault("clicked_in", key)
+        return mock.Mock(selection=mock.Mock(rows=[0] if key == clicked_in else []))
+
+    with mock.patch.object(st, "dataframe", dataframe):
+        training.runs_manager(overlay_runs)
+
+
+def save_tiny_run(name: str, root: Path) -> Path:
+    config, settings = preset("modern")
+    return lenet.runs.save_run(lenet.runs.new_run_dir(name, root), config, settings,
+                               pd.DataFrame(columns=lenet.runs.METRIC_COLUMNS), lenet.build_lenet(config))
+
+
+def test_renaming_to_nothing_explains_itself(runs_dir):
+    save_tiny_run("mine", runs_dir)
+    at = AppTest.from_function(runs_manager_with_the_first_run_picked, default_timeout=60).run()
+    assert not at.exception
+    at.text_input[0].set_value("   ").run()
+    next(b for b in at.button if b.label == "Rename").click().run()
+    assert not at.exception, at.exception[0].value
+    assert any("1 to 100 characters" in e.value for e in at.error)
+
+

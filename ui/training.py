@@ -232,15 +232,20 @@ def runs_manager(overlay_runs) -> None:
             row = chosen.iloc[0]
             cols = st.columns([3, 1, 1, 1], vertical_alignment="bottom")
             new_name = cols[0].text_input("Rename to", value=row["name"], max_chars=60)
-            if cols[1].button("Rename", disabled=new_name == row["name"] or row["status"].startswith("broken")):
-                rename_run(row["path"], new_name)
-                st.rerun()
-            if cols[2].button("Delete", type="secondary"):
-                delete_run(row["path"])
-                st.rerun()
-            if not row["status"].startswith("broken"):
-                cols[3].download_button("Download", export_run(row["path"]), file_name=f"{row['name']}.zip",
-                                        mime="application/zip")
+            rename = cols[1].button("Rename", disabled=new_name == row["name"] or row["status"].startswith("broken"))
+            delete = cols[2].button("Delete", type="secondary")
+            try:  # a blank name, or a run that another session renamed or deleted meanwhile
+                if not row["status"].startswith("broken"):
+                    cols[3].download_button("Download", export_run(row["path"]), file_name=f"{row['name']}.zip",
+                                            mime="application/zip")
+                if rename:
+                    rename_run(row["path"], new_name)
+                    st.rerun()
+                if delete:
+                    delete_run(row["path"])
+                    st.rerun()
+            except ValueError as e:
+                st.error(str(e))
     uploaded = st.file_uploader("Upload a run file (.zip downloaded from LeNet Lab)", type=["zip"], key="run_upload")
     if uploaded is not None and st.session_state.get("imported") != uploaded.file_id:
         try:
