@@ -1,6 +1,7 @@
 """Bad input everywhere: every widget of every page at its bounds and through its options, hostile text and
 URLs, and random shapes and LeNet configurations that either agree with torch or raise a ValueError."""
 
+import json
 import time
 from pathlib import Path
 
@@ -359,3 +360,15 @@ def test_renaming_to_nothing_explains_itself(runs_dir):
     assert any("1 to 100 characters" in e.value for e in at.error)
 
 
+def test_delete_never_hits_a_run_another_session_saved_meanwhile(runs_dir):
+    mine = save_tiny_run("mine", runs_dir)
+    at = AppTest.from_function(runs_manager_with_the_first_run_picked, default_timeout=60).run()
+    assert at.text_input[0].value == "mine"  # row 0 is my run
+    info = json.loads((mine / "config.json").read_text())
+    theirs = save_tiny_run("theirs", runs_dir)  # another student's newer run now heads the table
+    (theirs / "config.json").write_text(json.dumps(
+        json.loads((theirs / "config.json").read_text()) | {"created": "2999-01-01T00:00:00"}))
+    next(b for b in at.button if b.label == "Delete").click().run()
+    assert not at.exception, at.exception[0].value
+    assert theirs.is_dir(), "Delete removed another session's run"
+    assert json.loads((mine / "config.json").read_text()) == info

@@ -218,8 +218,10 @@ def runs_manager(overlay_runs) -> None:
     if runs.empty:
         st.info("No saved runs yet. Train one above, or upload a run file below.")
     else:
-        picked = st.dataframe(runs.drop(columns=["path"]), hide_index=True, width="stretch",
-                              on_select="rerun", selection_mode="multi-row", key="runs_table")
+        # A selection is kept by row number under the table's key. Keyed by the runs listed, it is cleared when
+        # another session adds or deletes a run, so Delete never lands on a run that moved into the selected row.
+        picked = st.dataframe(runs.drop(columns=["path"]), hide_index=True, width="stretch", on_select="rerun",
+                              selection_mode="multi-row", key=f"runs_table-{hash(tuple(runs['path']))}")
         rows = picked.selection.rows if picked else []
         chosen = runs.iloc[rows] if rows else runs.head(0)
         ok = chosen[~chosen["status"].str.startswith("broken")]
