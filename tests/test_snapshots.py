@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from streamlit.testing.v1 import AppTest
 
 from lenet import LeNetConfig, TrainSettings, delete_run, export_run, import_run, load_model, load_run
-from lenet import data, runs
+from lenet import data, runs, snapshot_bench
 from lenet.model_figures import training_curves
 from lenet.runs import load_timeline
 from lenet.snapshots import SNAPSHOT_FILE, Timeline, first_epoch_batches, fixed_images, snapshot_epochs
@@ -236,3 +236,12 @@ def test_train_page_keeps_snapshots_unless_unticked():
     assert box.value is True
     box.uncheck().run()
     assert at.session_state["set_snapshots"] is False and not at.exception
+
+
+def test_snapshot_bench_compares_runs_without_and_with(capsys):
+    result = snapshot_bench.main(["--subset", "1024", "--epochs", "1", "--repeats", "1", "--threads", "1"])
+    assert [run["snapshots"] for run in result["runs"]] == [False, True]
+    assert result["snapshots_kept"] == 4 and result["runs"][0]["snapshot_bytes"] == 0  # 0, 1/4, 1/2 (of 4 batches), 1
+    assert result["bytes_per_snapshot"] == pytest.approx(result["snapshot_file_bytes"] / 4)
+    assert result["images_per_s_ratio"] > 0 and result["seconds_with"] > 0
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["snapshots_kept"] == 4
