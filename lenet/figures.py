@@ -76,11 +76,13 @@ def _grid_axes(fig: go.Figure, row: int, col: int, x_title: str = "column", y_ti
 
 
 def _outline_cells(fig: go.Figure, cells, row: int, col: int) -> None:
-    for r, c in cells:
-        fig.add_shape(
-            type="rect", x0=c - 0.5, x1=c + 0.5, y0=r - 0.5, y1=r + 0.5, line=dict(color=WINDOW_COLOR, width=3),
-            fillcolor=WINDOW_FILL, row=row, col=col,
-        )
+    """Outline cells of one panel, all in one update: add_shape copies every shape so far on each call (34 took 1 s)."""
+    axes = fig.get_subplot(row, col)
+    box = dict(type="rect", xref=axes.yaxis.anchor, yref=axes.xaxis.anchor, line=dict(color=WINDOW_COLOR, width=3),
+               fillcolor=WINDOW_FILL)
+    outlines = [box | dict(x0=c - 0.5, x1=c + 0.5, y0=r - 0.5, y1=r + 0.5) for r, c in cells]
+    if outlines:
+        fig.update_layout(shapes=[*fig.layout.shapes, *outlines])
 
 
 def _finish(fig: go.Figure, title: str, height: int) -> go.Figure:

@@ -27,6 +27,7 @@ from lenet import (
 )
 import lenet.runs
 import lenet.train
+from lenet.figures import matrix_grid_figure
 from lenet.lessons import human_bytes
 from lenet.model import max_training_bytes
 from lenet.runs import list_runs
@@ -372,3 +373,15 @@ def test_delete_never_hits_a_run_another_session_saved_meanwhile(runs_dir):
     assert not at.exception, at.exception[0].value
     assert theirs.is_dir(), "Delete removed another session's run"
     assert json.loads((mine / "config.json").read_text()) == info
+
+
+def test_outlining_many_cells_stays_fast():
+    """The Pooling page outlines every changed cell; plotly's add_shape made that quadratic (34 cells: 1.3 s)."""
+    cells = [(r, c) for r in range(12) for c in range(12)]
+    grid = [[("a", torch.zeros(12, 12)), ("b", torch.ones(12, 12))]]
+    start = time.perf_counter()
+    fig = matrix_grid_figure(grid, "outlines", {(0, 1): cells})
+    assert time.perf_counter() - start < 0.5  # add_shape one cell at a time: about 3 s here
+    shapes = fig.layout.shapes
+    assert {(s.xref, s.yref) for s in shapes} == {("x2", "y2")}  # all in the second panel
+    assert sorted((round(s.y0 + 0.5), round(s.x0 + 0.5)) for s in shapes) == cells
