@@ -130,12 +130,11 @@ def test_every_widget_at_its_bounds_and_through_its_options(path):
 @pytest.mark.parametrize("path", APP_PAGES, ids=lambda p: p.stem)
 def test_garbage_in_the_url_is_ignored(path):
     keys = [w.key for w in widgets(open_page(path)) if w.key] + ["preset", "step", "unknown"]
-    for garbage in ("-1e309", "abc\x00"):
-        at = AppTest.from_file(str(path), default_timeout=60)
-        for key in keys:
-            at.query_params[key] = garbage
-        at.run()
-        assert not at.exception, f"{path.name} with {garbage!r} in the URL: {at.exception[0].value}"
+    at = AppTest.from_file(str(path), default_timeout=60)
+    for i, key in enumerate(keys):  # an infinite number, text, and a control character, spread over the keys
+        at.query_params[key] = ("-1e309", "abc", "\x00")[i % 3]
+    at.run()
+    assert not at.exception, f"{path.name} with garbage in the URL: {at.exception[0].value}"
 
 
 # ---- the library: random values either agree with torch or raise a ValueError with a message ----
