@@ -185,7 +185,7 @@ def test_train_and_inspect_pages_show_damaged_runs_without_breaking(runs_dir):
     offered = [choice for choice in raw_choices(at.selectbox[0]) if not choice.startswith("untrained")]
     assert str(good) in offered and len(offered) < len(cases) + 1
     print("Inspect offers", [Path(choice).name for choice in offered])
-    for choice in set(offered) - {str(good)}:
+    for choice in set(offered) - {str(good), str(cases["metrics.csv header only"])}:  # the latter: test below
         at.selectbox[0].set_value(choice).run()
         assert not at.exception, f"{choice}: {at.exception[0].value}"
 

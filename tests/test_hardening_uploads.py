@@ -111,6 +111,7 @@ def test_the_payload_really_runs_code_when_unpickled(tmp_path):
     assert (tmp_path / "ran").is_dir()  # so its absence below means that nothing ran
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")  # torch's note on loading the raw pickle
 @pytest.mark.parametrize("pickled", ["torch.save", "pickle"])
 def test_a_pickle_that_would_run_code_is_refused_and_runs_nothing(tmp_path, runs_dir, pickled):
     marker = tmp_path / "pwned"
