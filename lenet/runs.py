@@ -208,8 +208,11 @@ def load_timeline(run_dir: Path) -> Timeline | None:
     if not path.is_file():
         return None
     config, _ = _parse_info(_read_json(run_dir / "config.json"), str(run_dir / "config.json"))
-    with open(path, "rb") as f:
-        data = f.read(MAX_SNAPSHOT_BYTES + 1)
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_SNAPSHOT_BYTES + 1)
+    except OSError as e:
+        raise ValueError(f"{path} cannot be read ({e}).") from None
     return Timeline.from_bytes(data, config, str(path))
 
 
