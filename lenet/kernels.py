@@ -5,7 +5,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .ops import corr2d_fast
 
 
 def edge_image(height: int = 6, width: int = 8, black_from: int = 2, black_to: int = 6) -> torch.Tensor:

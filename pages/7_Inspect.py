@@ -1,7 +1,6 @@
 """Inspect: what a trained (or untrained) LeNet sees, what it learned, and where it goes wrong."""
 
 import math
-import time
 
 import streamlit as st
 

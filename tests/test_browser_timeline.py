@@ -6,7 +6,6 @@ The screenshots are kept under screenshots/ to look at.
 
 import time
 
-import torch
 from browser import ROOT, full_length_screenshot
 
 from lenet import LeNetConfig, TrainSettings, export_run
@@ -24,13 +23,9 @@ def live_button(page, label: str) -> bool:
 
 
 def test_timeline_plays_in_the_browser(browser_page, tmp_path):
-    run_dir, threads = tmp_path / "timeline-run", torch.get_num_threads()
-    torch.set_num_threads(1)  # two threads on two busy cores are about 10x slower
-    try:
-        train(LeNetConfig.modern(), TrainSettings(subset=1280, test_subset=256, epochs=2, batch_size=64, lr=0.1,
-                                                  momentum=0.9, init="default", device="cpu"), run_dir=run_dir)
-    finally:
-        torch.set_num_threads(threads)
+    run_dir = tmp_path / "timeline-run"
+    train(LeNetConfig.modern(), TrainSettings(subset=1280, test_subset=256, epochs=2, batch_size=64, lr=0.1,
+                                              momentum=0.9, init="default", device="cpu"), run_dir=run_dir)
     (tmp_path / "timeline-run.zip").write_bytes(export_run(run_dir))
     page = browser_page
     page.goto("/Train")

@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 from lenet import LeNetConfig, TrainSettings, available_devices, layer_table, load_model, load_run
 from lenet import bench
@@ -15,14 +14,6 @@ from lenet import train as train_module
 
 ROOT = Path(__file__).resolve().parent.parent
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Two torch threads on 2 cores shared with other jobs run ~10x slower than one (measured); one is steady."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def test_cli_trains_writes_the_run_folder_and_one_json_line(tmp_path):

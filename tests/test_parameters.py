@@ -41,13 +41,6 @@ from lenet.train import TrainSettings
 CLASSIC, MODERN = LeNetConfig.classic(), LeNetConfig.modern()
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # two threads on two shared cores are much slower
-    yield
-    torch.set_num_threads(before)
-
 
 @pytest.fixture(scope="module")
 def batch():

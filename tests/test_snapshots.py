@@ -28,13 +28,6 @@ TINY = TrainSettings(subset=1280, test_subset=256, epochs=2, batch_size=64, lr=0
                      progress_every=5, device="cpu")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):

@@ -14,14 +14,6 @@ TINY = TrainSettings(subset=1280, test_subset=256, epochs=2, batch_size=64, lr=0
                      progress_every=2, device="cpu")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Two torch threads on 2 cores shared with other jobs run ~10x slower than one (measured); one is steady."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 def test_one_epoch_on_10000_images_beats_chance_by_far():
     config, settings = preset("modern")
