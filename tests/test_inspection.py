@@ -30,17 +30,17 @@ def trained():
 
 
 @pytest.fixture(scope="module")
-def test_split():
+def fashion_test_split():
     return load_split("fashion-mnist", train=False)
 
 
 @pytest.fixture(scope="module")
-def evaluation(trained, test_split):
-    return evaluate(trained, test_split)
+def evaluation(trained, fashion_test_split):
+    return evaluate(trained, fashion_test_split)
 
 
-def test_predict_proba_is_softmax_of_the_model_in_eval_mode(trained, test_split):
-    images = test_split.images[:50]
+def test_predict_proba_is_softmax_of_the_model_in_eval_mode(trained, fashion_test_split):
+    images = fashion_test_split.images[:50]
     trained.train()
     probs = predict_proba(trained, images)
     assert trained.training, "the model's mode must be restored"
@@ -117,21 +117,21 @@ def test_conv_filters_are_detached_copies_of_the_weights():
     assert model.conv1.weight.abs().sum() > 0
 
 
-def test_evaluation_tables_agree_with_pandas(evaluation, test_split, trained):
+def test_evaluation_tables_agree_with_pandas(evaluation, fashion_test_split, trained):
     ev = evaluation
     assert ev.accuracy > 0.75, "200 steps of a modern LeNet should reach well over 75%"
-    preds = predict_proba(trained, test_split.images).argmax(dim=1)
+    preds = predict_proba(trained, fashion_test_split.images).argmax(dim=1)
     assert torch.equal(ev.predictions, preds)
     cm = ev.confusion_matrix()
-    crosstab = pd.crosstab(pd.Categorical(test_split.labels.numpy()), pd.Categorical(preds.numpy(), categories=range(10)),
+    crosstab = pd.crosstab(pd.Categorical(fashion_test_split.labels.numpy()), pd.Categorical(preds.numpy(), categories=range(10)),
                            dropna=False)
     assert (cm.to_numpy() == crosstab.to_numpy()).all()
-    assert list(cm.index) == list(cm.columns) == list(test_split.classes)
-    assert cm.to_numpy().sum() == len(test_split)
-    assert cm.to_numpy().trace() / len(test_split) == pytest.approx(ev.accuracy)
+    assert list(cm.index) == list(cm.columns) == list(fashion_test_split.classes)
+    assert cm.to_numpy().sum() == len(fashion_test_split)
+    assert cm.to_numpy().trace() / len(fashion_test_split) == pytest.approx(ev.accuracy)
     per_class = ev.per_class_accuracy()
-    for i, name in enumerate(test_split.classes):
-        mask = test_split.labels == i
+    for i, name in enumerate(fashion_test_split.classes):
+        mask = fashion_test_split.labels == i
         assert per_class[name] == pytest.approx((preds[mask] == i).float().mean().item())
 
 
@@ -151,15 +151,15 @@ def test_most_confident_mistakes_are_wrong_and_sorted(evaluation):
     assert list(mistakes["true_name"]) == [ev.classes[i] for i in mistakes["true"]]
 
 
-def test_pick_image(evaluation, test_split):
-    assert pick_image(test_split, "index", index=42) == 42
-    coat = test_split.classes.index("Coat")
-    picks = {pick_image(test_split, "class", label=coat, seed=s) for s in range(20)}
-    assert len(picks) > 10 and all(test_split.labels[i] == coat for i in picks)
-    assert pick_image(test_split, "random", seed=3) == pick_image(test_split, "random", seed=3)
+def test_pick_image(evaluation, fashion_test_split):
+    assert pick_image(fashion_test_split, "index", index=42) == 42
+    coat = fashion_test_split.classes.index("Coat")
+    picks = {pick_image(fashion_test_split, "class", label=coat, seed=s) for s in range(20)}
+    assert len(picks) > 10 and all(fashion_test_split.labels[i] == coat for i in picks)
+    assert pick_image(fashion_test_split, "random", seed=3) == pick_image(fashion_test_split, "random", seed=3)
     for seed in range(10):
-        i = pick_image(test_split, "mistake", seed=seed, evaluation=evaluation)
-        assert evaluation.predictions[i] != test_split.labels[i]
+        i = pick_image(fashion_test_split, "mistake", seed=seed, evaluation=evaluation)
+        assert evaluation.predictions[i] != fashion_test_split.labels[i]
 
 
 @pytest.mark.parametrize("kwargs, words", [
@@ -169,9 +169,9 @@ def test_pick_image(evaluation, test_split):
     (dict(how="mistake"), "evaluate"),
     (dict(how="best"), "how must be"),
 ])
-def test_pick_image_refuses_clearly(test_split, kwargs, words):
+def test_pick_image_refuses_clearly(fashion_test_split, kwargs, words):
     with pytest.raises(ValueError, match=words):
-        pick_image(test_split, **kwargs)
+        pick_image(fashion_test_split, **kwargs)
 
 
 def test_pick_a_class_that_a_subset_lacks():
@@ -180,9 +180,9 @@ def test_pick_a_class_that_a_subset_lacks():
         pick_image(split, "class", label=2)
 
 
-def test_evaluate_refuses_a_model_with_other_classes(test_split):
+def test_evaluate_refuses_a_model_with_other_classes(fashion_test_split):
     model = build_lenet(LeNetConfig(num_classes=5))
-    small = Split("fashion-mnist", False, test_split.images[:10], test_split.labels[:10], test_split.classes, "")
+    small = Split("fashion-mnist", False, fashion_test_split.images[:10], fashion_test_split.labels[:10], fashion_test_split.classes, "")
     with pytest.raises(ValueError, match="5 classes"):
         evaluate(model, small)
 
