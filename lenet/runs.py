@@ -162,11 +162,16 @@ def _parse_metrics(data: bytes, where: str) -> pd.DataFrame:
     return history
 
 
+def _read_config(run_dir: Path) -> tuple[dict, LeNetConfig, TrainSettings]:
+    """config.json's raw contents, and the model config and training settings parsed from it."""
+    info = _read_json(run_dir / "config.json")
+    return (info, *_parse_info(info, str(run_dir / "config.json")))
+
+
 def load_run(run_dir: Path) -> Run:
     """Read a run folder back; a missing or malformed file is a ValueError that names it."""
     run_dir = Path(run_dir)
-    info = _read_json(run_dir / "config.json")
-    config, settings = _parse_info(info, str(run_dir / "config.json"))
+    info, config, settings = _read_config(run_dir)
     metrics = run_dir / "metrics.csv"
     if not metrics.is_file():
         raise ValueError(f"{run_dir} has no metrics.csv.")
@@ -193,8 +198,7 @@ def _load_weights(model: nn.Module, data: bytes, where: str) -> nn.Module:
 def load_model(run_dir: Path) -> nn.Module:
     """The run's model rebuilt from config.json, with its weights, in eval mode."""
     run_dir = Path(run_dir)
-    info = _read_json(run_dir / "config.json")
-    config, _ = _parse_info(info, str(run_dir / "config.json"))
+    _, config, _ = _read_config(run_dir)
     weights = run_dir / "model.pt"
     if not weights.is_file():
         raise ValueError(f"{run_dir} has no model.pt.")
