@@ -1,4 +1,8 @@
-"""Finds Fashion-MNIST (or MNIST) and keeps each split in memory once, as uint8 tensors."""
+"""Finds Fashion-MNIST (or MNIST) and keeps each split in memory once, as uint8 tensors.
+
+torchvision reads the IDX files once; the tensors are then kept in data/tensors/ so that later processes
+load them in a blink without importing torchvision (which pulls in torch._dynamo: ~160 MB and seconds).
+"""
 
 from __future__ import annotations
 
@@ -10,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torchvision import datasets
-
 PROJECT_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 DEBIAN_DIRS = {"fashion-mnist": Path("/usr/share/datasets/fashion-mnist"), "mnist": Path("/usr/share/datasets/mnist")}
-DATASETS = {"fashion-mnist": datasets.FashionMNIST, "mnist": datasets.MNIST}
+DATASETS = {"fashion-mnist": "FashionMNIST", "mnist": "MNIST"}  # torchvision's class, and its folder name
+IDX_FILES = {True: ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+             False: ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
 CLASS_NAMES = {
     "fashion-mnist": ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                       "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
@@ -51,12 +55,19 @@ def candidate_dirs(name: str = "fashion-mnist") -> list[Path]:
     return dirs + [PROJECT_DATA_DIR, DEBIAN_DIRS[name]]
 
 
-def _raw_files_in(folder: Path, dataset_cls) -> list[Path] | None:
+def _dataset_class(name: str):
+    """torchvision's dataset class for name, imported only when the IDX files must be read."""
+    from torchvision import datasets
+
+    return getattr(datasets, DATASETS[name])
+
+
+def _raw_files_in(folder: Path, name: str) -> list[Path] | None:
     """The four idx files (plain or .gz) directly in folder, or in torchvision's <Class>/raw layout."""
-    for where in (folder, folder / dataset_cls.__name__ / "raw"):
+    for where in (folder, folder / DATASETS[name] / "raw"):
         found = []
-        for url, _ in dataset_cls.resources:
-            plain = where / Path(url).name.removesuffix(".gz")
+        for file in IDX_FILES[True] + IDX_FILES[False]:
+            plain = where / file
             found.append(plain if plain.exists() else plain.with_name(plain.name + ".gz"))
         if all(f.exists() for f in found):
             return found
@@ -65,12 +76,11 @@ def _raw_files_in(folder: Path, dataset_cls) -> list[Path] | None:
 
 def _torchvision_root(name: str, cache: Path) -> tuple[Path, str] | None:
     """A root that torchvision's dataset class can read, unpacking .gz files into cache when needed."""
-    dataset_cls = DATASETS[name]
     for folder in candidate_dirs(name):
-        files = _raw_files_in(folder, dataset_cls)
+        files = _raw_files_in(folder, name)
         if files is None:
             continue
-        raw = cache / dataset_cls.__name__ / "raw"
+        raw = cache / DATASETS[name] / "raw"
         if all(f.parent == raw and f.suffix != ".gz" for f in files):
             return cache, str(folder)
         raw.mkdir(parents=True, exist_ok=True)
@@ -98,7 +108,7 @@ def load_split(name: str = "fashion-mnist", train: bool = True, download: bool =
     found = _torchvision_root(name, cache)
     if found is None and download:
         try:
-            DATASETS[name](str(cache), train=train, download=True)
+            _dataset_class(name)(str(cache), train=train, download=True)
             found = (cache, "downloaded by torchvision")
         except Exception:  # no network, a proxy, a half-written file: all mean "not here"
             found = None
@@ -109,13 +119,40 @@ def load_split(name: str = "fashion-mnist", train: bool = True, download: bool =
             f"Fix: {FIX_COMMAND[name]}"
         )
     root, source = found
-    ds = DATASETS[name](str(root), train=train, download=False)
-    return Split(name, train, ds.data, ds.targets, CLASS_NAMES[name], source)
+    images, labels = _read_tensors(name, train, root)
+    return Split(name, train, images, labels, CLASS_NAMES[name], source)
+
+
+def _read_tensors(name: str, train: bool, root: Path) -> tuple[torch.Tensor, torch.Tensor]:
+    """The split's images and labels: from data/tensors/ when that copy is of these very files, else via torchvision."""
+    raw = [root / DATASETS[name] / "raw" / f for f in IDX_FILES[train]]
+    stamp = [[f.name, f.stat().st_size, f.stat().st_mtime_ns] for f in raw]
+    cached = PROJECT_DATA_DIR / "tensors" / f"{name}-{'train' if train else 'test'}.pt"
+    try:
+        saved = torch.load(cached, weights_only=True)
+        if saved["stamp"] == stamp and _looks_like_split(saved["images"], saved["labels"]):
+            return saved["images"], saved["labels"]
+    except Exception:  # missing, damaged or from other files: read the IDX files again
+        pass
+    ds = _dataset_class(name)(str(root), train=train, download=False)
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_name(cached.name + ".tmp")
+        torch.save({"images": ds.data, "labels": ds.targets, "stamp": stamp}, tmp)
+        tmp.replace(cached)
+    except OSError:  # a read-only folder only costs the next process a slower load
+        pass
+    return ds.data, ds.targets
+
+
+def _looks_like_split(images, labels) -> bool:
+    return (isinstance(images, torch.Tensor) and isinstance(labels, torch.Tensor) and images.dtype == torch.uint8
+            and images.ndim == 3 and labels.dtype == torch.int64 and labels.shape == images.shape[:1])
 
 
 def data_source(name: str = "fashion-mnist") -> str | None:
     """The first folder that holds the dataset's files, or None when it would need a download."""
-    return next((str(d) for d in candidate_dirs(name) if _raw_files_in(d, DATASETS[name])), None)
+    return next((str(d) for d in candidate_dirs(name) if _raw_files_in(d, name)), None)
 
 
 def available_datasets() -> list[str]:
@@ -127,4 +164,4 @@ def torchvision_dataset(name: str = "fashion-mnist", train: bool = True, transfo
     """torchvision's own dataset object over the same files as load_split (the textbook loop in lenet.bench)."""
     load_split(name, train)  # finds the files, or raises DatasetNotFoundError
     root, _ = _torchvision_root(name, PROJECT_DATA_DIR) or (PROJECT_DATA_DIR, "downloaded")
-    return DATASETS[name](str(root), train=train, transform=transform, download=False)
+    return _dataset_class(name)(str(root), train=train, transform=transform, download=False)

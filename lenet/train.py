@@ -428,6 +428,16 @@ def _progress_line(p: Progress) -> str:
     return line + f"  {p.images_per_s:,.0f} img/s  {p.elapsed_s:.0f}s, eta {p.eta_s:.0f}s"
 
 
+def peak_memory_mb() -> float | None:
+    """This process's peak resident memory so far, in MB (None where the OS does not report it)."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024  # bytes on macOS, kB on Linux
+
+
 def _print_progress(p: Progress) -> None:
     if sys.stderr.isatty():
         end = "\n" if p.kind == "epoch" else ""
@@ -466,6 +476,7 @@ def main(argv: list[str] | None = None) -> dict:
         "images_per_s": result.images_per_s, "seconds": time.perf_counter() - start,
         "epochs": len(result.history), "stopped": result.stopped, "device": result.device,
         "parameters": count_parameters(result.model), "run_dir": str(out) if out is not None else None,
+        "peak_rss_mb": peak_memory_mb(),
     }
     print(json.dumps({k: float(v) if hasattr(v, "item") else v for k, v in summary.items()}))
     return summary

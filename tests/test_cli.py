@@ -27,6 +27,7 @@ def test_cli_trains_writes_the_run_folder_and_one_json_line(tmp_path):
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     assert {"test_acc", "train_acc", "train_loss", "images_per_s", "seconds"} <= summary.keys()
     assert 0.3 < summary["test_acc"] <= 1 and summary["images_per_s"] > 0 and summary["epochs"] == 2
+    assert 50 < summary["peak_rss_mb"] < 1000  # torch alone is ~250 MB (CPU wheel) to ~650 MB (CUDA wheel)
     run = load_run(out)
     assert run.history["test_acc"].iloc[-1] == summary["test_acc"] and run.settings.seed == 3
     assert run.settings.batch_size == 128 and run.config.batch_norm  # the modern preset, with the flags on top
