@@ -27,7 +27,7 @@ from torch import nn
 from . import runs
 from .snapshots import Timeline, first_epoch_batches, snapshot_epochs
 from .data import DATASETS, DatasetNotFoundError, load_split
-from .model import INIT_SCHEMES, LeNetConfig, build_lenet, count_parameters, init_weights, plan_layers
+from .model import ACTIVATIONS, INIT_SCHEMES, LeNetConfig, build_lenet, count_parameters, init_weights, plan_layers
 
 # `python -m lenet.train` runs this file a second time as __main__ after `import lenet` loaded it;
 # that is harmless here, so runpy's warning about it is noise.
@@ -405,6 +405,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--snapshots", action=argparse.BooleanOptionalAction, default=None,
                    help="keep the first layer's filters and feature maps before, during and after each epoch "
                         "(snapshots.pt in the run folder, for Inspect's timeline; default: on)")
+    model = p.add_argument_group("model", "change the preset's LeNetConfig (the run folder stores the result)")
+    model.add_argument("--conv-channels", type=int, nargs="+", metavar="C", dest="model_conv_channels",
+                       help="output channels of each conv layer (classic: 6 16)")
+    model.add_argument("--kernel-sizes", type=int, nargs="+", metavar="K", dest="model_kernel_sizes",
+                       help="kernel size of each conv layer (classic: 5 5)")
+    model.add_argument("--paddings", type=int, nargs="+", metavar="P", dest="model_paddings",
+                       help="padding of each conv layer (classic: 2 0)")
+    model.add_argument("--hidden-sizes", type=int, nargs="+", metavar="H", dest="model_hidden_sizes",
+                       help="units of each hidden dense layer (classic: 120 84)")
+    model.add_argument("--activation", choices=tuple(ACTIVATIONS), dest="model_activation",
+                       help="activation after every conv and hidden layer")
     p.add_argument("--device", choices=DEVICES, help="auto picks cuda, then mps, then cpu")
     p.add_argument("--subset", type=int, help="train on the first N training images (default: all)")
     p.add_argument("--test-subset", type=int, help="evaluate on the first N test images (default: all)")
@@ -452,9 +463,12 @@ def main(argv: list[str] | None = None) -> dict:
     args = vars(parser.parse_args(argv))
     config, settings = preset(args.pop("preset"))
     out, threads = args.pop("out"), args.pop("threads")
+    model_flags = {k.removeprefix("model_"): args.pop(k) for k in list(args) if k.startswith("model_")}
     given = {k: v for k, v in args.items() if v is not None}
     try:
+        config = config.replace(**{k: v for k, v in model_flags.items() if v is not None})
         settings = settings.replace(**given)
+        plan_layers(config, settings.batch_size)
         pick_device(settings.device)
     except ValueError as e:
         parser.error(str(e))

@@ -51,6 +51,9 @@ def test_help_explains_every_setting(capsys):
     (["--lr", "fast"], "invalid float value"),
     (["--momentum", "0", "--nesterov"], "nesterov needs"),
     (["--threads", "0"], "--threads must be at least 1"),
+    (["--conv-channels", "16", "32", "32"], "kernel_sizes has 2 entries but there are 3 conv layers"),
+    (["--kernel-sizes", "29", "5"], "larger than"),
+    (["--activation", "gelu"], "invalid choice"),
 ])
 def test_bad_flags_get_argparse_errors(capsys, argv, message):
     with pytest.raises(SystemExit) as exit_:
@@ -58,6 +61,15 @@ def test_bad_flags_get_argparse_errors(capsys, argv, message):
     assert exit_.value.code == 2
     err = capsys.readouterr().err
     assert "error:" in err and message in err and "Traceback" not in err
+
+
+def test_model_flags_change_the_preset_config(capsys, tmp_path):
+    train_module.main(["--preset", "modern", "--conv-channels", "8", "12", "--hidden-sizes", "20", "--subset", "256",
+                       "--test-subset", "100", "--epochs", "1", "--no-snapshots", "--out", str(tmp_path / "run")])
+    config = load_run(tmp_path / "run").config
+    assert config.conv_channels == (8, 12) and config.hidden_sizes == (20,) and config.batch_norm
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["parameters"] == sum(p.numel() for p in load_model(tmp_path / "run").parameters())
 
 
 def test_out_must_be_new(capsys, tmp_path):
