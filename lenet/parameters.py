@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from .inspection import to_batch
+from .jobs import Job, JobRegistry
 from .model import INIT_SCHEMES, LeNetConfig, build_lenet, count_parameters, init_weights
 from .train import Progress, TrainSettings, train
 
@@ -159,9 +160,10 @@ def train_with_init(config: LeNetConfig, scheme: str, settings: TrainSettings = 
 
 def train_inits(config: LeNetConfig, results: dict[str, InitRun], schemes=INIT_SCHEMES,
                 settings: TrainSettings = INIT_TRAINING,
-                on_progress: Callable[[float, str], None] | None = None) -> dict[str, InitRun]:
-    """Train once from each scheme not yet in results, adding each run as it finishes (an interrupted call
-    keeps the runs it finished). on_progress gets the fraction done over all these runs and a line of text."""
+                on_progress: Callable[[float, str], None] | None = None,
+                stop: threading.Event | None = None) -> dict[str, InitRun]:
+    """Train once from each scheme not yet in results, adding each run once it has all its epochs (a stop or an
+    error keeps the runs finished before it). on_progress gets the fraction done over these runs and a line of text."""
     todo = [scheme for scheme in schemes if scheme not in results]
     for i, scheme in enumerate(todo):
         def report(p: Progress, i: int = i, scheme: str = scheme) -> None:
@@ -169,8 +171,57 @@ def train_inits(config: LeNetConfig, results: dict[str, InitRun], schemes=INIT_S
                 on_progress((i + p.fraction) / len(todo), f"{SCHEME_LABELS.get(scheme, scheme)}: epoch "
                             f"{p.epoch}/{p.epochs}, training loss {p.train_loss:.3f}")
 
-        results[scheme] = train_with_init(config, scheme, settings, report)
+        run = train_with_init(config, scheme, settings, report, stop)
+        if len(run.history) < settings.epochs:  # stopped: a shorter run would not compare with the others
+            break
+        results[scheme] = run
     return results
+
+
+class InitTrainings:
+    """The runs of train_inits, shared by every visitor: one background job at a time trains the missing schemes.
+
+    The settings and seeds are fixed, so a run finished for one visitor is the run every visitor would get.
+    """
+
+    def __init__(self, config: LeNetConfig, settings: TrainSettings = INIT_TRAINING, schemes=INIT_SCHEMES):
+        self.config, self.settings, self.schemes = config, settings, tuple(schemes)
+        self.results: dict[str, InitRun] = {}
+        self.job: Job | None = None
+        self.progress = (0.0, "Loading data...")  # fraction of the job done, and what it is training now
+        self._lock = threading.Lock()
+
+    def start(self, registry: JobRegistry) -> Job:
+        """Start training the missing schemes in one job counted by registry's cap, or return the job already
+        running; raises TrainingCapacityError when the server is at its cap."""
+        with self._lock:
+            if self.job is None or not self.job.running:
+                self.progress = (0.0, "Loading data...")
+                self.job = registry.start(Job(self._train, name="lenet-init-trainings"))
+            return self.job
+
+    def _train(self, stop: threading.Event) -> dict[str, InitRun]:
+        def report(fraction: float, text: str) -> None:
+            self.progress = (fraction, text)
+
+        return train_inits(self.config, self.results, self.schemes, self.settings, report, stop)
+
+    def stop(self) -> None:
+        if self.job is not None:
+            self.job.stop()
+
+    @property
+    def running(self) -> bool:
+        return self.job is not None and self.job.running
+
+    @property
+    def done(self) -> bool:
+        return all(scheme in self.results for scheme in self.schemes)
+
+    @property
+    def runs(self) -> list[InitRun]:
+        """The finished runs, in the order of the schemes."""
+        return [self.results[scheme] for scheme in self.schemes if scheme in self.results]
 
 
 def init_summary(runs: list[InitRun]) -> pd.DataFrame:

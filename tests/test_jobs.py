@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from lenet.jobs import JobRegistry, TrainingCapacityError
+from lenet.jobs import Job, JobRegistry, TrainingCapacityError
 from lenet.runs import load_run
 from lenet.train import preset
 
@@ -62,3 +62,37 @@ def test_failure_is_reported_not_raised(registry):
     job = registry.submit(config.replace(image_size=32), settings)  # Fashion-MNIST images are 28x28
     job.join(60)
     assert job.status == "failed" and "28" in job.error
+
+
+def test_a_job_runs_any_work_with_a_stop_event(registry):
+    started = threading.Event()
+
+    def work(stop):
+        started.set()
+        stop.wait(30)
+        return "kept"
+
+    job = Job(work)
+    assert job.status == "not started"
+    registry.start(job)
+    assert started.wait(10) and job.status == "running" and registry.running() == [job]
+    job.stop()
+    job.join(10)
+    assert job.status == "stopped" and job.result == "kept"
+    done = registry.start(Job(lambda stop: 42))
+    done.join(10)
+    assert done.status == "finished" and done.result == 42
+    failing = registry.start(Job(lambda stop: 1 / 0))
+    failing.join(10)
+    assert failing.status == "failed" and failing.error.startswith("ZeroDivisionError")
+
+
+def test_any_job_counts_against_the_trainings_cap(registry, tmp_path):
+    blockers = [registry.start(Job(lambda stop: stop.wait(30))) for _ in range(2)]
+    (tmp_path / "run").mkdir()
+    with pytest.raises(TrainingCapacityError, match="2 trainings are already running"):
+        registry.submit(*tiny(), run_dir=tmp_path / "run")
+    assert not (tmp_path / "run").exists()  # the empty run folder is not left behind as a broken run
+    with pytest.raises(TrainingCapacityError):
+        registry.start(Job(lambda stop: None))
+    assert registry.running() == blockers

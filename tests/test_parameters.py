@@ -2,6 +2,7 @@
 save and load, with torch as the oracle."""
 
 import math
+import threading
 
 import pytest
 import torch
@@ -9,6 +10,7 @@ from torch import nn
 
 from lenet import INIT_SCHEMES, LeNetConfig, build_lenet, count_parameters
 from lenet.data import load_split
+from lenet.jobs import Job, JobRegistry, TrainingCapacityError
 from lenet.parameter_figures import (
     activation_figure,
     gradient_figure,
@@ -17,6 +19,7 @@ from lenet.parameter_figures import (
     parameter_treemap,
 )
 from lenet.parameters import (
+    InitTrainings,
     activation_stats,
     compare_inits,
     init_code,
@@ -39,7 +42,7 @@ from lenet.parameters import (
 from lenet.train import TrainSettings
 
 CLASSIC, MODERN = LeNetConfig.classic(), LeNetConfig.modern()
-
+TINY = TrainSettings(subset=256, test_subset=256, epochs=1, batch_size=64, progress_every=1)
 
 
 @pytest.fixture(scope="module")
@@ -198,20 +201,78 @@ def test_round_trip_refuses_a_config_that_does_not_fit(batch):
 
 
 def test_train_inits_runs_each_scheme_once_and_keeps_finished_runs():
-    tiny = TrainSettings(subset=256, test_subset=256, epochs=1, batch_size=64, progress_every=1)
     fractions = []
-    results = train_inits(CLASSIC, {}, ["xavier", "constant"], tiny, lambda f, text: fractions.append(f))
+    results = train_inits(CLASSIC, {}, ["xavier", "constant"], TINY, lambda f, text: fractions.append(f))
     assert list(results) == ["xavier", "constant"]
     for scheme, run in results.items():
         assert run.scheme == scheme and len(run.history) == 1
         assert [p.batch for p in run.points] == [1, 2, 3, 4]
         assert run.points[-1].test_acc == run.history.loc[0, "test_acc"]
     assert fractions == sorted(fractions) and fractions[-1] == pytest.approx(1.0)
-    again = train_inits(CLASSIC, results, ["xavier", "constant"], tiny)
+    again = train_inits(CLASSIC, results, ["xavier", "constant"], TINY)
     assert again["xavier"] is results["xavier"]  # nothing retrained
     summary = init_summary(list(results.values()))
     assert list(summary["scheme"]) == ["xavier", "constant"]
     assert summary.loc[1, "train loss"] == results["constant"].history.loc[0, "train_loss"]
+
+
+@pytest.fixture
+def registry():
+    reg = JobRegistry(max_running=1)
+    yield reg
+    reg.stop_all()
+    for job in reg.running():
+        job.join(30)
+
+
+def wait_until(condition, job: Job, seconds: float = 60) -> None:
+    for _ in range(int(seconds / 0.01)):
+        if condition():
+            return
+        assert job.running, job.error
+        threading.Event().wait(0.01)
+    raise AssertionError("timed out")
+
+
+def test_init_trainings_run_in_one_job_counted_by_the_cap(registry):
+    trainings = InitTrainings(CLASSIC, TINY, ["xavier", "constant"])
+    job = trainings.start(registry)
+    assert trainings.start(registry) is job  # a second visitor's press joins the running job
+    assert registry.running() == [job] and trainings.running
+    job.join(120)
+    assert job.status == "finished", job.error
+    assert [run.scheme for run in trainings.runs] == ["xavier", "constant"] and trainings.done
+    assert all(len(run.history) == 1 for run in trainings.runs)
+    fraction, text = trainings.progress
+    assert fraction == pytest.approx(1.0) and text.startswith("constant 1, zero biases: epoch 1/1, training loss")
+    assert registry.running() == []
+
+
+def test_stopping_init_trainings_keeps_the_finished_schemes(registry):
+    settings = TINY.replace(subset=2000, progress_every=1)
+    trainings = InitTrainings(CLASSIC, settings, ["xavier", "default", "normal", "constant"])
+    job = trainings.start(registry)
+    wait_until(lambda: trainings.runs, job)  # the first scheme is finished, the second one is training
+    trainings.stop()
+    job.join(60)
+    assert job.status == "stopped" and not trainings.done
+    kept = {run.scheme: run for run in trainings.runs}
+    assert 1 <= len(kept) < 4 and list(kept) == ["xavier", "default", "normal"][:len(kept)]
+    assert all(len(run.history) == settings.epochs for run in kept.values())  # no cut-short run is kept
+    trainings.start(registry).join(120)  # trains only the missing schemes
+    assert trainings.done and all(trainings.results[scheme] is run for scheme, run in kept.items())
+
+
+def test_the_cap_refuses_init_trainings_beyond_max_running(registry):
+    other = registry.start(Job(lambda stop: stop.wait(30)))
+    trainings = InitTrainings(CLASSIC, TINY, ["xavier"])
+    with pytest.raises(TrainingCapacityError, match="limit is 1"):
+        trainings.start(registry)
+    assert trainings.job is None and not trainings.running and registry.running() == [other]
+    other.stop()
+    other.join(10)
+    trainings.start(registry).join(60)
+    assert trainings.done
 
 
 def _run(code: str, tmp_path, monkeypatch) -> dict:
