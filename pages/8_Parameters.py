@@ -6,6 +6,7 @@ import ui
 from ui import training
 from lenet import INIT_SCHEMES, LeNetConfig, count_parameters
 from lenet.data import DatasetNotFoundError, load_split
+from lenet.jobs import TrainingCapacityError
 from lenet.parameter_figures import (
     SCHEME_COLORS,
     activation_figure,
@@ -16,6 +17,7 @@ from lenet.parameter_figures import (
 )
 from lenet.parameters import (
     INIT_TRAINING,
+    InitTrainings,
     compare_inits,
     init_code,
     init_summary,
@@ -29,7 +31,6 @@ from lenet.parameters import (
     shared_code,
     shared_parameter_demo,
     state_dict_table,
-    train_inits,
     tree_code,
     tree_text,
 )
@@ -114,18 +115,51 @@ st.markdown(
     f"{s.epochs} epochs (SGD, learning rate {s.lr}, batch {s.batch_size}), tested on {s.test_subset:,} "
     "test images: one to three minutes on a CPU, seconds on a GPU."
 )
-results = st.session_state.setdefault("init_runs", {})
-if len(results) < len(INIT_SCHEMES) and st.button("Train with each scheme", icon=":material/play_arrow:"):
-    bar = st.progress(0.0, text="Loading data...")
-    train_inits(classic, results, settings=INIT_TRAINING,
-                on_progress=lambda fraction, text: bar.progress(fraction, text=text))
-    st.rerun()  # draw the page again without the button
-runs = [results[scheme] for scheme in INIT_SCHEMES if scheme in results]
-if runs:
-    ui.show_figure(init_training_figure(runs), "init-training")
-    st.dataframe(init_summary(runs), hide_index=True)
-else:
-    st.info("Press the button to train the classic LeNet once from each scheme and overlay the curves.")
+
+
+@st.cache_resource
+def init_trainings(settings) -> InitTrainings:
+    """One set of scheme runs for the whole server: fixed seeds and images give everyone the same curves."""
+    return InitTrainings(classic, settings)
+
+
+trainings = init_trainings(INIT_TRAINING)
+busy = trainings.running
+if not trainings.done and not busy and st.button("Train with each scheme", icon=":material/play_arrow:"):
+    try:
+        trainings.start(training.registry())
+        busy = True
+    except TrainingCapacityError as e:
+        st.warning(str(e))
+
+
+@st.fragment(run_every=0.5 if busy else None)
+def init_results():
+    job = trainings.job
+    if trainings.running and job.status == "stopping":
+        st.progress(trainings.progress[0], text="Stopping after this batch...")
+    elif trainings.running:
+        fraction, text = trainings.progress
+        st.progress(fraction, text=text)
+        if st.button("Stop", icon=":material/stop:", help="Stops for every visitor; finished schemes are kept."):
+            trainings.stop()
+    elif job is not None and job.error:
+        st.error(f"Training failed: {job.error}")
+    elif job is not None and job.stopped and not trainings.done:
+        st.warning(f"Stopped with {len(trainings.runs)} of {len(INIT_SCHEMES)} schemes trained: press the button "
+                   "to train the others.")
+    runs = trainings.runs
+    if runs:
+        ui.show_figure(init_training_figure(runs), "init-training")
+        st.dataframe(init_summary(runs), hide_index=True)
+    elif not trainings.running:
+        st.info("Press the button to train the classic LeNet once from each scheme and overlay the curves. "
+                "The runs are kept on the server: whoever comes next sees them at once.")
+    if busy and not trainings.running:
+        st.rerun(scope="app")  # draw the page again without the button, and stop the timer
+
+
+init_results()
 
 st.header("Shared parameters")
 st.markdown(

@@ -1,5 +1,7 @@
 """The Parameters page through Streamlit's AppTest: the model picker, the tables and figures, the init trainings."""
 
+import threading
+import zlib
 from pathlib import Path
 
 import pandas as pd
@@ -9,7 +11,9 @@ from streamlit.testing.v1 import AppTest
 
 import lenet.parameters
 from lenet import LeNetConfig, TrainSettings, build_lenet, count_parameters
+from lenet.jobs import Job
 from lenet.runs import new_run_dir, save_run
+from ui import training
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = str(ROOT / "pages/8_Parameters.py")
@@ -76,17 +80,91 @@ def test_url_picks_the_init_code():
     assert "nn.init.constant_(m.weight, 1.0)" in code and "xavier_uniform_" not in code
 
 
-def test_train_button_trains_each_scheme_once(monkeypatch):
-    tiny = TrainSettings(subset=256, test_subset=256, epochs=1, batch_size=64, progress_every=1)
+def init_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "lenet-init-trainings"]
+
+
+def button(at, label: str):
+    return next((b for b in at.button if b.label == label), None)
+
+
+@pytest.fixture
+def gated_init_trainings(monkeypatch, request):
+    """Tiny settings of this test's own (a fresh shared object), and a job that waits at its first progress report
+    until the gate opens, so the page is seen while it trains."""
+    tiny = TrainSettings(subset=256, test_subset=256, epochs=1, batch_size=64, progress_every=1,
+                         seed=zlib.crc32(request.node.name.encode()))
     monkeypatch.setattr(lenet.parameters, "INIT_TRAINING", tiny)
+    gate, real = threading.Event(), lenet.parameters.train_inits
+
+    def gated(config, results, schemes, settings, on_progress, stop):
+        def report(fraction, text):
+            on_progress(fraction, text)
+            gate.wait(60)
+
+        return real(config, results, schemes, settings, report, stop)
+
+    monkeypatch.setattr(lenet.parameters, "train_inits", gated)
+    yield gate
+    gate.set()
+    for thread in init_threads():
+        thread.join(60)
+
+
+def rerun_until_training(at: AppTest) -> str:
+    """The progress text once the job has reported its first batch (run_every does nothing under AppTest)."""
+    for _ in range(200):
+        at.run()
+        if at.get("progress") and "epoch" in at.get("progress")[0].proto.text:
+            return at.get("progress")[0].proto.text
+        threading.Event().wait(0.05)
+    raise AssertionError("the page never showed the training's progress")
+
+
+def test_train_button_runs_one_shared_job_and_everyone_sees_its_results(gated_init_trainings):
+    first, second = open_page(), open_page()
+    assert any("Press the button" in i.value for i in first.info)
+    button(first, "Train with each scheme").click().run()
+    button(second, "Train with each scheme").click().run()  # pressed at the same time: joins the first one's job
+    assert not first.exception and not second.exception and len(init_threads()) == 1
+    text = rerun_until_training(first)
+    assert text.startswith("PyTorch's default: epoch 1/1, training loss")
+    assert button(first, "Stop") and not button(first, "Train with each scheme")
+    assert rerun_until_training(second) == text
+    gated_init_trainings.set()
+    init_threads()[0].join(60)
+    for at in (first.run(), open_page()):  # the page that trained, and a later visitor: no training again
+        assert not at.exception and not at.get("progress") and not init_threads()
+        summary = next(df.value for df in at.dataframe if "learns" in df.value)
+        assert list(summary["scheme"]) == ["default", "normal", "xavier", "constant"]
+        assert (summary["epochs"] == 1).all()
+        assert len(at.get("plotly_chart")) == 6
+        assert not button(at, "Train with each scheme")  # done: nothing left to train
+
+
+def test_stop_ends_the_job_and_the_button_trains_the_rest(gated_init_trainings):
     at = open_page()
-    assert any("Press the button" in i.value for i in at.info)
-    next(b for b in at.button if b.label == "Train with each scheme").click().run()
+    button(at, "Train with each scheme").click().run()
+    rerun_until_training(at)
+    button(at, "Stop").click().run()
+    gated_init_trainings.set()
+    init_threads()[0].join(60)
+    at.run()
     assert not at.exception
-    results = at.session_state["init_runs"]
-    assert list(results) == ["default", "normal", "xavier", "constant"]
-    assert all(len(run.history) == 1 for run in results.values())
-    summary = next(df.value for df in at.dataframe if "learns" in df.value)
-    assert list(summary["scheme"]) == list(results)
-    assert len(at.get("plotly_chart")) == 6
-    assert not [b for b in at.button if b.label == "Train with each scheme"]  # done: nothing left to train
+    assert any("Stopped with 0 of 4 schemes trained" in w.value for w in at.warning)
+    assert button(at, "Train with each scheme") and len(at.get("plotly_chart")) == 5
+
+
+def test_a_full_server_refuses_with_a_message(gated_init_trainings):
+    at = open_page()
+    registry = training.registry()  # the server's one registry, shared with the Train page
+    blockers = [registry.start(Job(lambda stop: stop.wait(60))) for _ in range(registry.max_running)]
+    try:
+        button(at, "Train with each scheme").click().run()
+        assert not at.exception and not init_threads()
+        assert any(f"the limit is {registry.max_running}" in w.value for w in at.warning)
+        assert button(at, "Train with each scheme")
+    finally:
+        for job in blockers:
+            job.stop()
+            job.join(10)
