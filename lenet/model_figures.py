@@ -10,7 +10,6 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import torch
-from plotly.subplots import make_subplots
 
 CURVES = {  # column -> (legend, line style), like d2l's Animator
     "train_loss": ("train loss", "solid"),
@@ -19,6 +18,8 @@ CURVES = {  # column -> (legend, line style), like d2l's Animator
 }
 COLORS = {"train_loss": "#1f77b4", "train_acc": "#c03cc0", "test_acc": "#2ca02c"}
 WIDE = 950  # the plotting width we design for: a wide Streamlit page on a 1280-pixel screen
+MAX_TILE = 200  # the widest a map is drawn, in screen pixels
+TITLE_LINE = 16  # the height of a line of a map's name above it, in screen pixels
 
 
 def _numpy(values) -> np.ndarray:
@@ -54,6 +55,13 @@ def probability_bar(
     return fig
 
 
+def _per_map_scale(maps: np.ndarray) -> np.ndarray:
+    """Each map stretched to 0..1 between its own minimum and maximum (a constant map is all 0)."""
+    lo = maps.min(axis=(1, 2), keepdims=True)
+    span = maps.max(axis=(1, 2), keepdims=True) - lo
+    return (maps - lo) / np.where(span > 0, span, 1)
+
+
 def _grid(
     maps: np.ndarray,
     title: str,
@@ -64,28 +72,48 @@ def _grid(
     zrange: tuple[float, float] | None = None,
     showscale: bool = True,
 ) -> go.Figure:
-    """Small multiples: one heatmap per map, in rows of `columns`, square pixels, row 0 on top."""
-    n = len(maps)
+    """Small multiples as one heatmap: the maps tiled in rows of `columns` with NaN gaps, row 0 on top, square
+    pixels, each map's name above it (a subplot per map took 4-12x longer to build and serialise)."""
+    n, h, w = maps.shape
     cols = max(1, min(columns, n))
     rows = math.ceil(n / cols)
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=list(names), horizontal_spacing=0.02,
-                        vertical_spacing=min(0.12, 0.5 / rows))
-    lo, hi = zrange if zrange is not None else (float(maps.min()), float(maps.max()))
-    for i, z in enumerate(maps):
-        scale = dict(coloraxis="coloraxis") if shared_scale else dict(colorscale=colorscale, showscale=False)
-        fig.add_trace(go.Heatmap(z=z, hovertemplate="row %{y}, column %{x}: %{z:.3g}<extra></extra>", **scale),
-                      row=i // cols + 1, col=i % cols + 1)
+    gap_x = max(1, round(w / 12))
+    width = cols * (w + gap_x) - gap_x
+    pixel = min(MAX_TILE / w, (WIDE - (90 if showscale else 20)) / width)  # screen pixels per map pixel
+    lines = max(name.count("<br>") + 1 for name in names)
+    gap_y = math.ceil((lines * TITLE_LINE + 4) / pixel)  # room above each row of maps for their names
+    # Each row of maps is one row of NaNs, gap_y tall (y holds the row edges), then the maps' h rows.
+    y = np.concatenate([[0.0], *[k * (gap_y + h) + gap_y + np.arange(h + 1) for k in range(rows)]])
+    z = np.full((rows * (h + 1), width), np.nan, dtype=np.float32)
+    text = np.full(z.shape, "", dtype=object)
+    where = np.zeros(z.shape + (2 if shared_scale else 3,),  # each cell's row, column (and value) in its map
+                     dtype=np.min_scalar_type(max(h, w)) if shared_scale else np.float32)
+    shown = maps if shared_scale else _per_map_scale(maps)
+    pixel_rows, pixel_cols = np.indices((h, w))
+    annotations = []
+    for i in range(n):
+        top, left = (i // cols) * (h + 1) + 1, (i % cols) * (w + gap_x)
+        tile = (slice(top, top + h), slice(left, left + w))
+        z[tile], text[tile] = shown[i], names[i]
+        where[tile] = np.stack([pixel_rows, pixel_cols] + ([] if shared_scale else [maps[i]]), axis=-1)
+        annotations.append(dict(text=names[i], x=left + (w - 1) / 2, y=y[top], xref="x", yref="y",
+                                yanchor="bottom", showarrow=False, font_size=12))
     if shared_scale:
-        fig.update_layout(coloraxis=dict(colorscale=colorscale, cmin=lo, cmax=hi, showscale=showscale,
-                                         colorbar=dict(thickness=12)))
+        lo, hi = zrange if zrange is not None else (float(maps.min()), float(maps.max()))
+        scale = dict(zmin=lo, zmax=hi, colorbar=dict(thickness=12))
+        hover = "%{text}<br>row %{customdata[0]}, column %{customdata[1]}: %{z:.3g}<extra></extra>"
+    else:
+        scale = dict(zmin=0, zmax=1, colorbar=dict(thickness=12, title="each map:<br>its own range",
+                                                   tickvals=[0, 1], ticktext=["min", "max"]))
+        hover = ("%{text}<br>row %{customdata[0]}, column %{customdata[1]}: %{customdata[2]:.3g}"
+                 "<br>colour: this map's own min to max<extra></extra>")
+    fig = go.Figure(go.Heatmap(z=z, y=y, text=text, customdata=where, colorscale=colorscale, showscale=showscale,
+                               hoverongaps=False, hovertemplate=hover, **scale))
     plain = dict(showticklabels=False, ticks="", showgrid=False, zeroline=False, constrain="domain")
     fig.update_xaxes(**plain)
-    fig.update_yaxes(autorange="reversed", **plain)
-    for i in range(1, n + 1):
-        fig.layout[f"yaxis{i if i > 1 else ''}"].scaleanchor = f"x{i if i > 1 else ''}"
-    fig.update_annotations(font_size=12)
-    cell = min(200, WIDE / cols)
-    fig.update_layout(title=title, height=int(rows * cell * 1.1 + 90), margin=dict(l=10, r=10, t=70, b=10))
+    fig.update_yaxes(autorange="reversed", scaleanchor="x", **plain)
+    fig.update_layout(title=title, annotations=annotations, plot_bgcolor="white",
+                      height=int(y[-1] * pixel + 60), margin=dict(l=10, r=10, t=50, b=10))
     return fig
 
 

@@ -57,33 +57,79 @@ def test_probability_bar_shows_every_probability():
         probability_bar(probs, CLASSES[:9])
 
 
+def runs(filled: np.ndarray) -> list[tuple[int, int]]:
+    """(start, stop) of each run of True."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], filled.astype(int), [0]])))
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist()))
+
+
+def tiles(fig: go.Figure) -> list[tuple[slice, slice]]:
+    """Where the maps lie in a grid's one heatmap, found between its all-NaN rows and columns, row by row."""
+    z = np.array(fig.data[0].z, dtype=float)
+    rows, cols = runs(~np.isnan(z).all(axis=1)), runs(~np.isnan(z).all(axis=0))
+    found = [(slice(*r), slice(*c)) for r in rows for c in cols]
+    return [tile for tile in found if not np.isnan(z[tile]).all()]
+
+
+def cells(fig: go.Figure, name: str) -> np.ndarray:
+    return np.array(getattr(fig.data[0], name), dtype=float if name != "text" else object)
+
+
 @pytest.mark.parametrize("shared", [True, False])
-def test_image_grid_draws_each_feature_map(model, shared):
-    maps = feature_maps(model, torch.randint(0, 256, (28, 28), dtype=torch.uint8))
-    conv2 = maps["conv2"]
+def test_image_grid_draws_each_feature_map_in_one_heatmap(model, shared):
+    conv2 = feature_maps(model, torch.randint(0, 256, (28, 28), dtype=torch.uint8))["conv2"].numpy()
     fig = image_grid(conv2, "conv2", shared_scale=shared)
-    assert len(fig.data) == 16
-    for trace, expected in zip(fig.data, conv2):
-        np.testing.assert_allclose(np.array(trace.z, dtype=float), expected.numpy(), rtol=1e-6)
+    assert len(fig.data) == 1 and fig.data[0].type == "heatmap"
+    z, where = cells(fig, "z"), cells(fig, "customdata")
+    found = tiles(fig)
+    assert len(found) == 16 and len(runs(~np.isnan(z).all(axis=0))) == 8, "rows of 8 maps, NaN gaps between"
+    rows, cols = np.indices((10, 10))
+    for tile, expected in zip(found, conv2):
+        lo, hi = expected.min(), expected.max()
+        np.testing.assert_allclose(z[tile], expected if shared else (expected - lo) / (hi - lo), rtol=1e-5,
+                                   atol=1e-6)
+        assert np.array_equal(where[tile][..., 0], rows) and np.array_equal(where[tile][..., 1], cols)
+        if not shared:  # the colour is the map's own range; the hover says the real value
+            np.testing.assert_allclose(where[tile][..., 2], expected, rtol=1e-6)
+    assert list(cells(fig, "text")[found[3]].ravel()) == ["channel 3"] * 100
+    assert "row %{customdata[0]}, column %{customdata[1]}" in fig.data[0].hovertemplate
     if shared:
-        assert fig.layout.coloraxis.cmin == pytest.approx(conv2.min().item())
-        assert fig.layout.coloraxis.cmax == pytest.approx(conv2.max().item())
+        assert (fig.data[0].zmin, fig.data[0].zmax) == pytest.approx((conv2.min(), conv2.max()))
     else:
-        assert all(trace.coloraxis is None for trace in fig.data)
+        assert (fig.data[0].zmin, fig.data[0].zmax) == (0, 1)
+        assert list(fig.data[0].colorbar.ticktext) == ["min", "max"] and "own" in fig.data[0].colorbar.title.text
     assert [a.text for a in fig.layout.annotations] == [f"channel {i}" for i in range(16)]
-    assert fig.layout.yaxis.autorange == "reversed", "row 0 on top, like an image"
     assert has_title(fig)
+
+
+def test_image_grid_puts_names_above_their_maps_row_0_on_top_with_square_pixels():
+    maps = np.arange(6 * 3 * 4, dtype=float).reshape(6, 3, 4)
+    fig = image_grid(maps, "six", names=[f"map {i}" for i in range(6)], columns=4)
+    z, y = cells(fig, "z"), np.array(fig.data[0].y, dtype=float)
+    assert len(y) == len(z) + 1, "y holds the rows' edges"
+    found = tiles(fig)
+    assert [(t[0].start, t[1].start) for t in found] == [(found[0][0].start, found[i][1].start) for i in range(4)] + [
+        (found[4][0].start, found[i][1].start) for i in range(2)], "rows of 4: maps 4 and 5 start the second row"
+    assert found[4][0].start > found[0][0].stop
+    for tile, expected, note in zip(found, maps, fig.layout.annotations):
+        assert np.array_equal(z[tile], expected)
+        assert np.array_equal(np.diff(y[tile[0].start : tile[0].stop + 1]), np.ones(3)), "pixels 1 unit tall"
+        assert tile[1].start <= note.x <= tile[1].stop - 1 and note.y <= y[tile[0].start], "name above its map"
+    assert fig.layout.yaxis.autorange == "reversed" and fig.layout.yaxis.scaleanchor == "x"
 
 
 def test_image_grid_takes_one_image_and_checks_names():
     image = torch.rand(28, 28)
     fig = image_grid(image, "input", names=["the image"])
-    assert len(fig.data) == 1
-    np.testing.assert_allclose(np.array(fig.data[0].z, dtype=float), image.numpy(), rtol=1e-6)
+    assert len(fig.data) == 1 and len(tiles(fig)) == 1
+    np.testing.assert_allclose(cells(fig, "z")[tiles(fig)[0]], image.numpy(), rtol=1e-6)
+    assert has_title(fig)
     with pytest.raises(ValueError, match="2 names for 1 maps"):
         image_grid(image, "input", names=["a", "b"])
     with pytest.raises(ValueError, match="C x H x W"):
         image_grid(torch.rand(2, 2, 2, 2), "too many dimensions")
+    with pytest.raises(ValueError, match="C x H x W"):
+        image_grid(torch.rand(0, 5, 5), "no maps")
 
 
 def test_filter_grid_places_each_kernel_in_its_column_and_row(model):
@@ -130,15 +176,19 @@ def test_mistakes_gallery_shows_the_images_and_what_was_said(fake_evaluation):
     mistakes = fake_evaluation.most_confident_mistakes(k=5)
     images = torch.randint(0, 256, (500, 28, 28), dtype=torch.uint8)[torch.tensor(mistakes["index"].to_numpy())]
     fig = mistakes_gallery(images, mistakes["true"], mistakes["predicted"], mistakes["confidence"], CLASSES)
-    assert len(fig.data) == 5
-    for trace, image in zip(fig.data, images):
-        assert np.array_equal(np.array(trace.z, dtype=float), image.numpy())
-    first = fig.layout.annotations[0].text
-    row = mistakes.iloc[0]
-    assert row["true_name"] in first and row["predicted_name"] in first and f"{row['confidence']:.0%}" in first
-    assert (fig.layout.coloraxis.cmin, fig.layout.coloraxis.cmax) == (0, 255)
+    assert len(fig.data) == 1 and len(tiles(fig)) == 5
+    for tile, image in zip(tiles(fig), images):
+        assert np.array_equal(cells(fig, "z")[tile], image.numpy())
+    for note, (_, row) in zip(fig.layout.annotations, mistakes.iterrows()):
+        assert row["true_name"] in note.text and row["predicted_name"] in note.text
+        assert f"{row['confidence']:.0%}" in note.text
+    heatmap = fig.data[0]
+    assert (heatmap.zmin, heatmap.zmax) == (0, 255) and heatmap.colorscale[0][1] == "rgb(0, 0, 0)"
+    assert heatmap.showscale is False
     with pytest.raises(ValueError, match="no mistakes"):
         mistakes_gallery(images[:0], [], [], [], CLASSES)
+    with pytest.raises(ValueError, match="one true label"):
+        mistakes_gallery(images, [0], [1], [0.5], CLASSES)
 
 
 HISTORY = pd.DataFrame({"epoch": [1, 2, 3], "train_loss": [2.3, 1.1, 0.7], "train_acc": [0.1, 0.6, 0.75],
