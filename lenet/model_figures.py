@@ -101,11 +101,11 @@ def _grid(
     if shared_scale:
         lo, hi = zrange if zrange is not None else (float(maps.min()), float(maps.max()))
         scale = dict(zmin=lo, zmax=hi, colorbar=dict(thickness=12))
-        hover = "%{text}<br>row %{customdata[0]}, column %{customdata[1]}: %{z:.3g}<extra></extra>"
+        hover = "%{text}<br>row %{customdata[0]}, column %{customdata[1]}: %{z:.3~g}<extra></extra>"
     else:
         scale = dict(zmin=0, zmax=1, colorbar=dict(thickness=12, title="each map:<br>its own range",
                                                    tickvals=[0, 1], ticktext=["min", "max"]))
-        hover = ("%{text}<br>row %{customdata[0]}, column %{customdata[1]}: %{customdata[2]:.3g}"
+        hover = ("%{text}<br>row %{customdata[0]}, column %{customdata[1]}: %{customdata[2]:.3~g}"
                  "<br>colour: this map's own min to max<extra></extra>")
     fig = go.Figure(go.Heatmap(z=z, y=y, text=text, customdata=where, colorscale=colorscale, showscale=showscale,
                                hoverongaps=False, hovertemplate=hover, **scale))
