@@ -71,6 +71,7 @@ def _grid(
     shared_scale: bool,
     zrange: tuple[float, float] | None = None,
     showscale: bool = True,
+    font_size: int = 12,
 ) -> go.Figure:
     """Small multiples as one heatmap: the maps tiled in rows of `columns` with NaN gaps, row 0 on top, square
     pixels, each map's name above it (a subplot per map took 4-12x longer to build and serialise)."""
@@ -97,7 +98,7 @@ def _grid(
         z[tile], text[tile] = shown[i], names[i]
         where[tile] = np.stack([pixel_rows, pixel_cols] + ([] if shared_scale else [maps[i]]), axis=-1)
         annotations.append(dict(text=names[i], x=left + (w - 1) / 2, y=y[top], xref="x", yref="y",
-                                yanchor="bottom", showarrow=False, font_size=12))
+                                yanchor="bottom", showarrow=False, font_size=font_size))
     if shared_scale:
         lo, hi = zrange if zrange is not None else (float(maps.min()), float(maps.max()))
         scale = dict(zmin=lo, zmax=hi, colorbar=dict(thickness=12))
@@ -221,9 +222,8 @@ def mistakes_gallery(
     names = [f"{class_names[int(t)]}<br>said {class_names[int(p)]} {float(c):.0%}"
              for t, p, c in zip(true, pred, confidences)]
     top = 255.0 if z.max() > 1 else 1.0
-    fig = _grid(z, title, names, columns, "gray", shared_scale=True, zrange=(0.0, top), showscale=False)
-    fig.update_annotations(font_size=11)
-    return fig
+    return _grid(z, title, names, columns, "gray", shared_scale=True, zrange=(0.0, top), showscale=False,
+                 font_size=11)
 
 
 def _history_frame(history) -> pd.DataFrame:
