@@ -74,7 +74,7 @@ def _grid(
     font_size: int = 12,
 ) -> go.Figure:
     """Small multiples as one heatmap: the maps tiled in rows of `columns` with NaN gaps, row 0 on top, square
-    pixels, each map's name above it (a subplot per map took 4-12x longer to build and serialise)."""
+    pixels, each map's name above it (a subplot per map took 5-11x longer to build)."""
     n, h, w = maps.shape
     cols = max(1, min(columns, n))
     rows = math.ceil(n / cols)
