@@ -86,7 +86,6 @@ def _grid(
     # Each row of maps is one row of NaNs, gap_y tall (y holds the row edges), then the maps' h rows.
     y = np.concatenate([[0.0], *[k * (gap_y + h) + gap_y + np.arange(h + 1) for k in range(rows)]])
     z = np.full((rows * (h + 1), width), np.nan, dtype=np.float32)
-    text = np.full(z.shape, "", dtype=object)
     where = np.zeros(z.shape + (2 if shared_scale else 3,),  # each cell's row, column (and value) in its map
                      dtype=np.min_scalar_type(max(h, w)) if shared_scale else np.float32)
     shown = maps if shared_scale else _per_map_scale(maps)
@@ -95,20 +94,21 @@ def _grid(
     for i in range(n):
         top, left = (i // cols) * (h + 1) + 1, (i % cols) * (w + gap_x)
         tile = (slice(top, top + h), slice(left, left + w))
-        z[tile], text[tile] = shown[i], names[i]
+        z[tile] = shown[i]
         where[tile] = np.stack([pixel_rows, pixel_cols] + ([] if shared_scale else [maps[i]]), axis=-1)
         annotations.append(dict(text=names[i], x=left + (w - 1) / 2, y=y[top], xref="x", yref="y",
                                 yanchor="bottom", showarrow=False, font_size=font_size))
     if shared_scale:
         lo, hi = zrange if zrange is not None else (float(maps.min()), float(maps.max()))
         scale = dict(zmin=lo, zmax=hi, colorbar=dict(thickness=12))
-        hover = "%{text}<br>row %{customdata[0]}, column %{customdata[1]}: %{z:.3~g}<extra></extra>"
+        hover = "row %{customdata[0]}, column %{customdata[1]}: %{z:.3~g}<extra></extra>"
     else:
         scale = dict(zmin=0, zmax=1, colorbar=dict(thickness=12, title="each map:<br>its own range",
                                                    tickvals=[0, 1], ticktext=["min", "max"]))
-        hover = ("%{text}<br>row %{customdata[0]}, column %{customdata[1]}: %{customdata[2]:.3~g}"
+        hover = ("row %{customdata[0]}, column %{customdata[1]}: %{customdata[2]:.3~g}"
                  "<br>colour: this map's own min to max<extra></extra>")
-    fig = go.Figure(go.Heatmap(z=z, y=y, text=text, customdata=where, colorscale=colorscale, showscale=showscale,
+    # The names stay in the annotations: a name in every cell's hover made the figure up to 4x larger to send.
+    fig = go.Figure(go.Heatmap(z=z, y=y, customdata=where, colorscale=colorscale, showscale=showscale,
                                hoverongaps=False, hovertemplate=hover, **scale))
     plain = dict(showticklabels=False, ticks="", showgrid=False, zeroline=False, constrain="domain")
     fig.update_xaxes(**plain)
