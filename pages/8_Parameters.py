@@ -128,7 +128,7 @@ busy = trainings.running
 if not trainings.done and not busy and st.button("Train with each scheme", icon=":material/play_arrow:"):
     try:
         trainings.start(training.registry())
-        busy = True
+        st.rerun()  # draw the page again with the progress bar instead of the button
     except TrainingCapacityError as e:
         st.warning(str(e))
 
@@ -141,7 +141,8 @@ def init_results():
     elif trainings.running:
         fraction, text = trainings.progress
         st.progress(fraction, text=text)
-        if st.button("Stop", icon=":material/stop:", help="Stops for every visitor; finished schemes are kept."):
+        if st.button("Stop", icon=":material/stop:", key="stop_init_trainings",
+                     help="Stops for every visitor; finished schemes are kept."):
             trainings.stop()
     elif job is not None and job.error:
         st.error(f"Training failed: {job.error}")
