@@ -35,7 +35,7 @@ from lenet.parameters import (
     tree_text,
 )
 from lenet.runs import load_run
-from lenet.train import preset
+from lenet.train import TrainSettings, preset
 
 ui.setup_page("Parameters")
 st.title("Layers, blocks and parameters")
@@ -118,7 +118,7 @@ st.markdown(
 
 
 @st.cache_resource
-def init_trainings(settings) -> InitTrainings:
+def init_trainings(settings: TrainSettings) -> InitTrainings:
     """One set of scheme runs for the whole server: fixed seeds and images give everyone the same curves."""
     return InitTrainings(classic, settings)
 
