@@ -200,7 +200,10 @@ def test_inspect_epoch_slider_and_play(run, runs_dir):
     mosaic = array(filters["data"][0]["z"])  # filters side by side, a column of gaps between them
     torch.testing.assert_close(torch.tensor(mosaic[:5, :5]), run.timeline.filters[3][0, 0].double())
     maps = chart(at, "conv1 feature maps at epoch 0.5")
-    assert len(maps["data"]) == 4 * 6
+    z = array(maps["data"][0]["z"])  # one heatmap: each image's 6 maps in a row, NaN gaps between the maps
+    assert len(maps["data"]) == 1 and (~np.isnan(z)).sum() == 4 * 6 * 28 * 28
+    first = z[~np.isnan(z).all(axis=1)][:28, :28]
+    torch.testing.assert_close(torch.tensor(first), run.timeline.maps[3][0, 0].float())
     play = lambda: next(b for b in at.button if b.label in ("Play", "Pause"))
     shown = lambda: at.select_slider[0]
     play().click().run()  # starts where the slider is, and shows that snapshot first
