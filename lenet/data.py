@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import functools
 import gzip
+import io
 import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+
+from .atomic import write_atomic
+
 PROJECT_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 DEBIAN_DIRS = {"fashion-mnist": Path("/usr/share/datasets/fashion-mnist"), "mnist": Path("/usr/share/datasets/mnist")}
 DATASETS = {"fashion-mnist": "FashionMNIST", "mnist": "MNIST"}  # torchvision's class, and its folder name
@@ -137,9 +141,9 @@ def _read_tensors(name: str, train: bool, root: Path) -> tuple[torch.Tensor, tor
     ds = _dataset_class(name)(str(root), train=train, download=False)
     try:
         cached.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cached.with_name(cached.name + ".tmp")
-        torch.save({"images": ds.data, "labels": ds.targets, "stamp": stamp}, tmp)
-        tmp.replace(cached)
+        buffer = io.BytesIO()
+        torch.save({"images": ds.data, "labels": ds.targets, "stamp": stamp}, buffer)
+        write_atomic(cached, buffer.getvalue())
     except OSError:  # a read-only folder only costs the next process a slower load
         pass
     return ds.data, ds.targets

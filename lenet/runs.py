@@ -8,7 +8,6 @@ import json
 import os
 import re
 import shutil
-import threading
 import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,6 +18,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from .atomic import write_atomic
 from .model import LeNetConfig, build_lenet
 from .snapshots import MAX_FILE_BYTES as MAX_SNAPSHOT_BYTES, SNAPSHOT_FILE, Timeline
 
@@ -78,19 +78,6 @@ def _default_name(path: Path) -> str:
     return re.sub(r"^\d{8}-\d{6}-", "", path.name) or path.name
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write to a temporary file beside path, then rename it over path: readers never see half a file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def _read_json(path: Path) -> dict:
     try:
         data = json.loads(path.read_text())
@@ -128,11 +115,11 @@ def save_run(run_dir: Path, config: LeNetConfig, settings: TrainSettings, histor
         "settings": settings.to_dict(),
         "meta": dict(extra or {}),
     }
-    _write_atomic(run_dir / "model.pt", _model_bytes(model))
+    write_atomic(run_dir / "model.pt", _model_bytes(model))
     if snapshots is not None:
-        _write_atomic(run_dir / SNAPSHOT_FILE, snapshots.to_bytes())
-    _write_atomic(run_dir / "metrics.csv", history.to_csv(index=False).encode())
-    _write_atomic(run_dir / "config.json", json.dumps(info, indent=2).encode())
+        write_atomic(run_dir / SNAPSHOT_FILE, snapshots.to_bytes())
+    write_atomic(run_dir / "metrics.csv", history.to_csv(index=False).encode())
+    write_atomic(run_dir / "config.json", json.dumps(info, indent=2).encode())
     return run_dir
 
 
@@ -261,7 +248,7 @@ def rename_run(run_dir: Path, new_name: str) -> None:
     path = Path(run_dir) / "config.json"
     info = _read_json(path)
     info["name"] = new_name
-    _write_atomic(path, json.dumps(info, indent=2).encode())
+    write_atomic(path, json.dumps(info, indent=2).encode())
 
 
 def delete_run(run_dir: Path) -> None:
@@ -335,5 +322,5 @@ def import_run(data: bytes, root: Path | None = None) -> Path:
     name = str(info.get("name") or "imported")[:MAX_NAME_CHARS]
     run_dir = new_run_dir(name, root)
     for file_name in files:
-        _write_atomic(run_dir / file_name, files[file_name])
+        write_atomic(run_dir / file_name, files[file_name])
     return run_dir
