@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import torch
@@ -51,3 +52,14 @@ def test_a_training_process_does_not_import_torchvision():
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split()[-2:] == ["60000", "False"]
+
+
+def test_two_first_loads_at_once_both_get_the_data_and_leave_one_good_copy(monkeypatch, tmp_path):
+    monkeypatch.setattr(data, "PROJECT_DATA_DIR", tmp_path)
+    root = _fashion_root()
+    with ThreadPoolExecutor(2) as pool:
+        loaded = list(pool.map(lambda _: data._read_tensors("fashion-mnist", False, root), range(2)))
+    assert torch.equal(loaded[0][0], loaded[1][0]) and torch.equal(loaded[0][1], loaded[1][1])
+    assert [p.name for p in (tmp_path / "tensors").iterdir()] == ["fashion-mnist-test.pt"]  # no temporary left
+    assert torch.equal(torch.load(tmp_path / "tensors" / "fashion-mnist-test.pt", weights_only=True)["images"],
+                       loaded[0][0])
