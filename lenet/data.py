@@ -129,8 +129,9 @@ def load_split(name: str = "fashion-mnist", train: bool = True, download: bool =
 
 def _read_tensors(name: str, train: bool, root: Path) -> tuple[torch.Tensor, torch.Tensor]:
     """The split's images and labels: from data/tensors/ when that copy is of these very files, else via torchvision."""
-    raw = [root / DATASETS[name] / "raw" / f for f in IDX_FILES[train]]
-    stamp = [[f.name, f.stat().st_size, f.stat().st_mtime_ns] for f in raw]
+    files = [root / DATASETS[name] / "raw" / f for f in IDX_FILES[train]]
+    stats = [f.stat() for f in files]
+    stamp = [[f.name, st.st_size, st.st_mtime_ns] for f, st in zip(files, stats)]
     cached = PROJECT_DATA_DIR / "tensors" / f"{name}-{'train' if train else 'test'}.pt"
     try:
         saved = torch.load(cached, weights_only=True)
