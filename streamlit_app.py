@@ -5,7 +5,7 @@ import streamlit as st
 import ui
 from lenet import LeNetConfig, build_lenet, count_parameters
 from lenet.data import available_datasets, data_source
-from lenet.train import available_devices
+from lenet.training import available_devices
 
 ui.setup_page("Home")
 st.title("LeNet Lab")
@@ -25,9 +25,10 @@ with left:
             st.caption(blurb)
 with right:
     st.subheader("This machine")
-    datasets = available_datasets()
+    data_dir = ui.environment().data_dir
+    datasets = available_datasets(data_dir)
     if datasets:
-        st.success(f"Data: {', '.join(datasets)}, read from `{data_source(datasets[0])}`.")
+        st.success(f"Data: {', '.join(datasets)}, read from `{data_source(datasets[0], data_dir)}`.")
     else:
         st.warning("Fashion-MNIST is not installed. Run `sudo apt-get install dataset-fashion-mnist` "
                    "or connect to the internet once; concept pages work without it.")

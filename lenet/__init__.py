@@ -1,7 +1,12 @@
-"""LeNet Lab's library: the maths, the models, the data and the training, without any UI."""
+"""LeNet Lab's library: the maths, the models, the data and the training, without any UI.
 
-from .kernels import EDGE_KERNEL, edge_image, learn_kernel
-from .model import (
+Layers, each importing only those below it: core (maths, LeNetConfig) <- data <- training <- inspection,
+lessons, plots <- environment and the commands (train, bench, snapshot_bench, screenshots). See
+docs/architecture.md.
+"""
+
+from .core.kernels import EDGE_KERNEL, edge_image, learn_kernel
+from .core.model import (
     INIT_SCHEMES,
     LeNetConfig,
     build_lenet,
@@ -11,7 +16,7 @@ from .model import (
     layer_table,
     plan_layers,
 )
-from .ops import (
+from .core.ops import (
     Conv2D,
     conv1d,
     convolve2d,
@@ -22,15 +27,23 @@ from .ops import (
     corr2d_multi_in_out,
     pool2d,
 )
-from .shapes import (
+from .core.shapes import (
     conv_output_shape,
     conv_parameter_count,
     dense_equivalent_parameter_count,
     mlp_parameter_count,
     pool_output_shape,
 )
-from .runs import (
+from .inspection import Evaluation, evaluate
+from .training import (
+    PRESETS,
+    OpenedRun,
+    Progress,
     Run,
+    TrainResult,
+    TrainSettings,
+    accuracy,
+    available_devices,
     delete_run,
     export_run,
     import_run,
@@ -38,17 +51,9 @@ from .runs import (
     load_model,
     load_run,
     new_run_dir,
-    rename_run,
-    runs_root,
-    save_run,
-)
-from .train import (  # the train() function itself stays lenet.train.train, so that lenet.train remains the module
-    PRESETS,
-    Progress,
-    TrainResult,
-    TrainSettings,
-    available_devices,
-    evaluate,
+    open_run,
     pick_device,
     preset,
+    rename_run,
+    save_run,
 )

@@ -21,9 +21,9 @@ from torch.utils.data import DataLoader
 from torch.utils.flop_counter import FlopCounterMode
 from torchvision import transforms
 
+from .core.model import LeNetConfig, build_lenet, init_weights
 from .data import torchvision_dataset
-from .model import LeNetConfig, build_lenet, init_weights
-from .train import Progress, TrainSettings, pick_device, preset, synchronize, train
+from .training import Progress, TrainSettings, pick_device, preset, synchronize, train
 
 # The plain recipe the modern preset is compared with: same model, SGD with momentum, constant rate.
 PLAIN = TrainSettings(epochs=15, batch_size=256, optimizer="sgd", lr=0.05, momentum=0.9, init="default",

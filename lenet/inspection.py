@@ -8,31 +8,10 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .data import Split
+from .data import Split, to_batch
 
 FEATURE_LAYERS = (nn.Conv2d, nn.BatchNorm2d, nn.Sigmoid, nn.ReLU, nn.Tanh, nn.AvgPool2d, nn.MaxPool2d)
 PICK_HOWS = ("index", "class", "random", "mistake")
-
-
-def to_batch(images: torch.Tensor) -> torch.Tensor:
-    """N x H x W uint8 (or one H x W image), or N x C x H x W floats in [0, 1] -> N x C x H x W floats."""
-    if not isinstance(images, torch.Tensor):
-        raise ValueError(f"images must be a torch tensor, not {type(images).__name__}.")
-    if images.dtype == torch.uint8:
-        if images.dim() == 2:
-            images = images[None]
-        if images.dim() == 3:
-            images = images[:, None]
-        images = images.float() / 255
-    elif not images.is_floating_point():
-        raise ValueError(f"images must be uint8 pixels or floats in [0, 1], not {images.dtype}.")
-    if images.dim() != 4:
-        raise ValueError(
-            f"images have shape {tuple(images.shape)}: use N x H x W uint8 or N x C x H x W floats."
-        )
-    if not ((images >= 0) & (images <= 1)).all():  # written so that NaN fails too
-        raise ValueError("float images must lie in [0, 1]; divide uint8 pixels by 255.")
-    return images
 
 
 def _device(model: nn.Module) -> torch.device:

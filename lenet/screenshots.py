@@ -35,8 +35,9 @@ from pathlib import Path
 from typing import Iterator
 from urllib.parse import quote, urlencode
 
+from .environment import Environment, read_environment
+
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = os.environ.get("LENET_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 WIDTH, HEIGHT = 1280, 800
 MAX_HEIGHT = 12_000
@@ -151,15 +152,16 @@ def streamlit_server(runs_dir: str | Path | None = None, log_dir: str | Path | N
 
 
 @contextmanager
-def chromium_page(base_url: str, width: int = WIDTH, height: int = HEIGHT, scale: float = 1) -> Iterator:
-    """A Playwright page in headless Debian Chromium whose relative URLs go to base_url."""
-    if not os.path.exists(CHROMIUM):
-        raise FileNotFoundError(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium) "
+def chromium_page(base_url: str, width: int = WIDTH, height: int = HEIGHT, scale: float = 1,
+                  chromium: str = Environment.chromium) -> Iterator:
+    """A Playwright page in headless Chromium (the binary at `chromium`) whose relative URLs go to base_url."""
+    if not os.path.exists(chromium):
+        raise FileNotFoundError(f"{chromium} is missing: install Debian's chromium (apt-get install chromium) "
                                 "or point $LENET_CHROMIUM at a Chromium binary.")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         try:
             context = browser.new_context(base_url=base_url, viewport={"width": width, "height": height},
                                           device_scale_factor=scale)
@@ -229,14 +231,15 @@ def to_palette(png: str | Path) -> None:
 
 def take_screenshots(views: list[View], out_dir: str | Path, width: int = WIDTH, height: int | None = None,
                      scale: float = 1, runs_dir: str | Path | None = None, palette: bool = False,
-                     timeout_s: float = TIMEOUT_S, url: str | None = None) -> list[dict]:
+                     timeout_s: float = TIMEOUT_S, url: str | None = None,
+                     chromium: str = Environment.chromium) -> list[dict]:
     """Save out_dir/<view name>.png for every view of the app at `url`, or of one started (and stopped)
     for the purpose with runs_dir; one report per view."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     reports = []
     app = nullcontext(url) if url else streamlit_server(runs_dir)
-    with app as url, chromium_page(url, width, height or HEIGHT, scale) as page:
+    with app as url, chromium_page(url, width, height or HEIGHT, scale, chromium) as page:
         for view in views:
             reports.append(screenshot(page, view.url_path, out_dir / f"{view.name}.png", timeout_s, height))
             if palette:
@@ -285,7 +288,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
 
     try:
         reports = take_screenshots(views, args.out, args.width, args.height, args.scale, args.runs_dir,
-                                   args.palette, args.timeout, args.url)
+                                   args.palette, args.timeout, args.url, read_environment({}).chromium)
     except (OSError, RuntimeError, PageTimeout) as e:  # no browser, the app did not start, a page never drew
         parser.exit(2, f"error: {e}\n")
     failed = [r for r in reports if r["exception"] or r["page_not_found"]]

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import torch
 
-from .snapshots import SNAPSHOT_FILE
-from .train import pick_device, preset, train
+from .training import pick_device, preset, train
+from .training.snapshots import SNAPSHOT_FILE
 
 
 def one_run(preset_name: str, subset: int | None, epochs: int, snapshots: bool, device: str) -> dict:

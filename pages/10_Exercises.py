@@ -4,13 +4,13 @@ import streamlit as st
 
 import ui
 from lenet.data import available_datasets
-from lenet.exercises import available_exercises
+from lenet.lessons.exercises import available_exercises
 
 ui.setup_page("Exercises")
 st.title("Exercises")
 st.caption("Questions from the chapter. Each link opens a page already set up; think first, then unfold the answer.")
 
-exercises = available_exercises(available_datasets())
+exercises = available_exercises(available_datasets(ui.environment().data_dir))
 section = None
 for number, exercise in enumerate(exercises, start=1):
     if exercise.section != section:

@@ -4,18 +4,21 @@ import streamlit as st
 
 import ui
 from lenet import EDGE_KERNEL, conv_output_shape, convolve2d, corr2d, edge_image, learn_kernel
-from lenet.figures import dice_figure, kernel_comparison_figure, loss_figure, matrix_grid_figure, sliding_window_figure
-from lenet.lessons import (
+from lenet.lessons.cross_correlation import (
     convolution_terms,
+    corr2d_code,
     dice_arithmetic,
+    dice_code,
+    dice_figure,
     dice_sum_distribution,
     diverged,
-    format_matrix,
-    parse_matrix,
-    step_to_cell,
+    edge_code,
+    kernel_comparison_figure,
+    learn_kernel_code,
+    loss_figure,
     window_arithmetic,
 )
-from lenet.snippets import corr2d_code, dice_code, edge_code, learn_kernel_code
+from lenet.lessons.grids import format_matrix, matrix_grid_figure, parse_matrix, sliding_window_figure, step_to_cell
 
 ui.setup_page("Cross-correlation")
 st.title("Cross-correlation")

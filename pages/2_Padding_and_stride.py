@@ -4,17 +4,18 @@ import streamlit as st
 
 import ui
 from lenet import conv_output_shape
-from lenet.figures import image_pair_figure, padding_figure
-from lenet.lessons import (
+from lenet.core.shapes import total_padding_output_shape
+from lenet.lessons.images import sample_image
+from lenet.lessons.padding import (
     EXAMPLE_KERNELS,
     apply_conv,
+    conv_shape_code,
     example_kernel,
+    image_pair_figure,
     other_padding_convention,
     output_size_formulas,
-    sample_image,
-    total_padding_output_shape,
+    padding_figure,
 )
-from lenet.snippets import conv_shape_code
 
 ui.setup_page("Padding and stride")
 st.title("Padding, stride and dilation")
@@ -88,7 +89,7 @@ with left:
     kernel_name = ui.choice("Kernel", "kernel", EXAMPLE_KERNELS, "What the kernel computes; its size, padding, stride and dilation are the ones above.")
 with right:
     index = ui.number("Test image", "image", 0, 9999, 0, "Which Fashion-MNIST test image (0 to 9999).")
-image, caption = sample_image(index)
+image, caption = sample_image(index, ui.environment().data_dir)
 output = ui.checked(apply_conv, image, example_kernel(kernel_name, k), p, s, d, total=total)
 if output is not None:
     st.caption(caption)

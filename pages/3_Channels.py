@@ -4,9 +4,17 @@ import streamlit as st
 
 import ui
 from lenet import conv_output_shape, conv_parameter_count, corr2d_1x1, corr2d_multi_in
-from lenet.figures import channels_figure, one_by_one_figure
-from lenet.lessons import example_channels, matmul_difference, one_by_one_kernel, per_channel_correlations, torch_difference
-from lenet.snippets import channels_code, one_by_one_code
+from lenet.lessons.channels import (
+    channels_code,
+    channels_figure,
+    example_channels,
+    matmul_difference,
+    one_by_one_code,
+    one_by_one_figure,
+    one_by_one_kernel,
+    per_channel_correlations,
+    torch_difference,
+)
 
 ui.setup_page("Channels")
 st.title("Channels")

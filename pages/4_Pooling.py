@@ -4,9 +4,8 @@ import streamlit as st
 
 import ui
 from lenet import EDGE_KERNEL, edge_image, pool2d, pool_output_shape
-from lenet.figures import shift_figure, sliding_window_figure
-from lenet.lessons import format_matrix, parse_matrix, pool_arithmetic, shift_demo, step_to_cell
-from lenet.snippets import pooling_code, shift_code
+from lenet.lessons.grids import format_matrix, parse_matrix, sliding_window_figure, step_to_cell
+from lenet.lessons.pooling import pool_arithmetic, pooling_code, shift_code, shift_demo, shift_figure
 
 ui.setup_page("Pooling")
 st.title("Pooling")

@@ -4,9 +4,8 @@ import streamlit as st
 
 import ui
 from lenet import LeNetConfig, layer_table
-from lenet.figures import parameter_figure
-from lenet.lessons import human_bytes, human_count, lenet_parameter_count, parameter_comparison
-from lenet.snippets import parameter_count_code
+from lenet.core.units import human_bytes, human_count
+from lenet.lessons.mlp_vs_cnn import lenet_parameter_count, parameter_comparison, parameter_count_code, parameter_figure
 
 ui.setup_page("MLP vs CNN")
 st.title("Why not an MLP?")

@@ -4,10 +4,9 @@ import streamlit as st
 
 import ui
 from lenet import LeNetConfig
-from lenet.figures import receptive_field_figure
-from lenet.lessons import pad_to, sample_image
-from lenet.receptive import receptive_field_table, receptive_fields, unit_field
-from lenet.snippets import receptive_field_code
+from lenet.core.receptive import receptive_field_table, receptive_fields, unit_field
+from lenet.lessons.images import sample_image
+from lenet.lessons.receptive_fields import pad_to, receptive_field_code, receptive_field_figure
 
 ui.setup_page("Receptive fields")
 st.title("Receptive fields")
@@ -75,7 +74,7 @@ if fields is not None:
     with d:
         index = ui.number("Test image", "image", 0, 9999, 0, "Which Fashion-MNIST test image (0 to 9999).")
     field = unit_field(config, layer, (row, col))
-    image, caption = sample_image(index)
+    image, caption = sample_image(index, ui.environment().data_dir)
     top, left_col, bottom, right_col = field.box
     square = (bottom - top + 1) * (right_col - left_col + 1)
     st.markdown(

@@ -8,7 +8,6 @@ Out-of-range or malformed values in a URL are ignored by Streamlit and the defau
 from __future__ import annotations
 
 import math
-import os
 from typing import Any, Callable, Sequence
 
 import plotly.graph_objects as go
@@ -16,12 +15,9 @@ import streamlit as st
 import torch
 from streamlit.errors import StreamlitPageNotFoundError
 
-from lenet.figures import png_config
+from lenet.environment import Environment, read_environment
 
 URL = "query-params"
-# Every session of the server shares torch's threads. Two threads on 2 busy cores trained ~10x slower
-# than one in our measurements (docs/benchmark.md), so the app uses one unless told otherwise.
-torch.set_num_threads(int(os.environ.get("LENET_TORCH_THREADS", "1")))
 # Thousands separators for the count columns of layer_table and parameter_comparison.
 COUNT_COLUMNS = {
     name: st.column_config.NumberColumn(format="localized")
@@ -45,10 +41,28 @@ PAGES = [
 ]
 
 
+def environment() -> Environment:
+    """This server's settings, from the environment and st.secrets (lenet.environment); a bad value stops the page."""
+    try:
+        secrets = dict(st.secrets)
+    except FileNotFoundError:  # no secrets.toml: Streamlit raises a subclass of it
+        secrets = {}
+    try:
+        return read_environment(secrets)
+    except ValueError as e:
+        st.error(f"This server's configuration is wrong: {e}")
+        st.stop()
+
+
 def setup_page(title: str) -> None:
     """Page config and the sidebar's map of pages; call first on every page (title as in PAGES)."""
     icon = next((icon for _, label, icon, _ in PAGES if label == title), ":material/neurology:")
     st.set_page_config(page_title=f"{title} · LeNet Lab", page_icon=icon, layout="wide")
+    # Every session of the server shares torch's threads. Two threads on 2 busy cores trained ~10x slower
+    # than one in our measurements (docs/benchmark.md), so the app uses one unless told otherwise.
+    threads = environment().torch_threads
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
     with st.sidebar:
         st.markdown("### :material/neurology: LeNet Lab")
         try:
@@ -106,6 +120,11 @@ def presets(examples: dict[str, dict[str, Any]], label: str = "Examples") -> Non
     with st.container(horizontal=True):
         for name, values in examples.items():
             st.button(name, on_click=apply, args=(values,))
+
+
+def png_config(filename: str) -> dict:
+    """Plotly config whose camera button downloads a sharp PNG named `filename`."""
+    return {"toImageButtonOptions": {"format": "png", "filename": filename, "scale": 2}, "displaylogo": False}
 
 
 def show_figure(fig: go.Figure, filename: str) -> None:

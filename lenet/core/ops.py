@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
 from .shapes import IntOrPair, as_pair, conv_output_shape, pool_output_shape
 
@@ -99,3 +99,10 @@ def conv1d(x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
 def convolve2d(X: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
     """True convolution: cross-correlation with the kernel flipped in both directions."""
     return corr2d_fast(X, torch.flip(K, dims=(0, 1)))
+
+
+
+def convolve1d(f: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    """Full 1-D convolution (f * g)(n) = sum over t of f(t) g(n - t): cross-correlation with g flipped, zeros around f."""
+    padded = F.pad(f[None, None].float(), (len(g) - 1, len(g) - 1))
+    return F.conv1d(padded, g.flip(0)[None, None].float())[0, 0]

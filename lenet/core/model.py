@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import partial
@@ -15,9 +14,12 @@ import torch
 from torch import nn
 
 from .shapes import conv_output_shape, pool_output_shape
+from .units import human_bytes
 
 ACTIVATIONS = {"sigmoid": nn.Sigmoid, "relu": nn.ReLU, "tanh": nn.Tanh}
 POOLS = {"avg": nn.AvgPool2d, "max": nn.MaxPool2d, "none": None}
+# The memory one training may use unless told otherwise ($LENET_MAX_TRAINING_MB): a hosted app gets 0.7-2.7 GB.
+DEFAULT_MAX_TRAINING_BYTES = 2000 * 10**6
 
 FASHION_MNIST_MEAN, FASHION_MNIST_STD = 0.2860, 0.3530
 
@@ -153,11 +155,12 @@ def _flatten_mismatch(config: LeNetConfig, shape: tuple[int, int, int]) -> str:
     return message + f". Pool after {after} again, or make {dense} take {n} inputs."
 
 
-def plan_layers(config: LeNetConfig, batch_size: int | None = 1) -> list[LayerSpec]:
+def plan_layers(config: LeNetConfig, batch_size: int | None = 1,
+                max_training_bytes: int = DEFAULT_MAX_TRAINING_BYTES) -> list[LayerSpec]:
     """Every layer with its output shape and cost, worked out without building a tensor.
 
     Raises ValueError naming the layer whose output would be empty, or giving the estimated memory when
-    training on batches of batch_size would need more than max_training_bytes() (None: no memory check).
+    training on batches of batch_size would need more than max_training_bytes (batch_size None: no memory check).
     """
     _check_config(config)
     c, h, w = config.in_channels, config.image_size, config.image_size
@@ -201,13 +204,8 @@ def plan_layers(config: LeNetConfig, batch_size: int | None = 1) -> list[LayerSp
             layers.append(LayerSpec(f"fc{j}_bn", partial(nn.BatchNorm1d, n), (n,), 2 * n))
         layers.append(LayerSpec(f"fc{j}_act", act, (n,)))
     if batch_size is not None:
-        _check_memory(layers, batch_size)
+        _check_memory(layers, batch_size, max_training_bytes)
     return layers
-
-
-def max_training_bytes() -> int:
-    """The memory one training may use: $LENET_MAX_TRAINING_MB megabytes, else 2 GB (a hosted app gets 0.7-2.7 GB)."""
-    return int(os.environ.get("LENET_MAX_TRAINING_MB", "2000")) * 10**6
 
 
 def _training_bytes(layers: list[LayerSpec], batch_size: int) -> tuple[int, int]:
@@ -219,11 +217,8 @@ def _training_bytes(layers: list[LayerSpec], batch_size: int) -> tuple[int, int]
     return state, 4 * batch_size * (sum(outputs) + 2 * max(outputs))
 
 
-def _check_memory(layers: list[LayerSpec], batch_size: int) -> None:
-    from .lessons import human_bytes  # lessons imports this module
-
+def _check_memory(layers: list[LayerSpec], batch_size: int, limit: int) -> None:
     state, activations = _training_bytes(layers, batch_size)
-    limit = max_training_bytes()
     if state + activations > limit:
         raise ValueError(
             f"Training this model on batches of {batch_size} would need about {human_bytes(state + activations)} "

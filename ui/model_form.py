@@ -1,45 +1,22 @@
-"""Streamlit widgets for the Train and Inspect pages: the model editor, training settings, runs."""
+"""The Train page's forms: the model editor (a LeNetConfig) and the training settings (TrainSettings)."""
 
 from __future__ import annotations
 
 import dataclasses
 
-from pathlib import Path
-
 import pandas as pd
 import streamlit as st
 
-from lenet import LeNetConfig, build_lenet, init_weights, plan_layers
-from lenet.figures import png_config
-from lenet.data import available_datasets, load_split
-from lenet.inspection import Evaluation, evaluate
-from lenet.lessons import softmax_before_loss_warning
-from lenet.jobs import JobRegistry, TrainingJob
-from lenet.limits import Limits, read_limits
-from lenet.runs import delete_run, export_run, import_run, list_runs, load_model, load_run, rename_run
-from lenet.train import TrainSettings, available_devices, preset
+from lenet import LeNetConfig, plan_layers
+from lenet.data import available_datasets
+from lenet.environment import Limits
+from lenet.lessons.training import softmax_before_loss_warning
+from lenet.training import TrainSettings, available_devices, preset
+
+import ui
 
 PRESETS = {"classic": "Classic (d2l: sigmoid, average pooling)", "modern": "Modern (ReLU, max pooling, batch norm)"}
 SUBSETS = [1000, 2000, 5000, 10000, 20000, 30000, 60000]  # 60000: the whole training set
-
-
-def limits() -> Limits:
-    """This server's caps, from the environment or st.secrets (see lenet.limits); a bad value stops the page."""
-    try:
-        secrets = dict(st.secrets)
-    except FileNotFoundError:  # no secrets.toml: Streamlit raises a subclass of it
-        secrets = {}
-    try:
-        return read_limits(secrets)
-    except ValueError as e:
-        st.error(f"This server's configuration is wrong: {e}")
-        st.stop()
-
-
-@st.cache_resource
-def registry() -> JobRegistry:
-    """One registry for the whole server: it caps how many trainings run at once."""
-    return JobRegistry(limits().max_trainings)
 
 
 def _apply_preset() -> None:
@@ -131,7 +108,7 @@ def config_editor() -> tuple[LeNetConfig | None, str | None]:
         dense_inputs=int(dense_inputs) or None, softmax_output=softmax_output,
     )
     try:
-        plan_layers(config)
+        plan_layers(config, 1, ui.environment().max_training_bytes)
     except ValueError as e:
         return None, str(e)
     if softmax_output:
@@ -143,7 +120,8 @@ def settings_editor() -> TrainSettings:
     """The training settings' widgets (recipe from the chosen preset)."""
     _init_state()
     st.markdown("**Training**")
-    datasets = available_datasets() or ["fashion-mnist"]
+    environment = ui.environment()
+    datasets = available_datasets(environment.data_dir) or ["fashion-mnist"]
     if st.session_state.get("set_dataset") not in datasets:
         st.session_state.set_dataset = datasets[0]
     devices = available_devices()
@@ -152,7 +130,7 @@ def settings_editor() -> TrainSettings:
     cols = st.columns(2)
     dataset = cols[0].selectbox("dataset", datasets, key="set_dataset", help="Datasets found on this machine.")
     device = cols[1].selectbox("device", devices, key="set_device", help="Devices on this machine, fastest first.")
-    cap = limits()
+    cap = environment.limits
     subsets = [n for n in SUBSETS if n < cap.max_train_images] + [min(cap.max_train_images, SUBSETS[-1])]
     st.session_state.subset_slider = min(st.session_state.subset_slider, subsets[-1])
     st.session_state.set_epochs = min(st.session_state.set_epochs, cap.max_epochs)
@@ -186,118 +164,3 @@ def format_layer_table(table: pd.DataFrame) -> pd.DataFrame:
     for column in ("parameters", "MACs"):
         table[column] = table[column].map(lambda v: f"{v:,}" if v else "")
     return table
-
-
-def show_progress(job: TrainingJob) -> None:
-    """Progress bar with images/s and time left, or the outcome once finished."""
-    p = job.progress
-    if job.error:
-        st.error(f"Training failed: {job.error}")
-    if p is None:
-        st.progress(0.0, text="Loading data and building the model...")
-        return
-    text = (f"Epoch {p.epoch}/{p.epochs} · batch {p.batch}/{p.batches_per_epoch} · "
-            f"{p.images_per_s:,.0f} images/s · {p.elapsed_s:.0f} s elapsed")
-    if job.running:
-        st.progress(min(p.fraction, 1.0), text=f"{text} · about {p.eta_s:.0f} s left")
-    else:
-        st.progress(min(p.fraction, 1.0), text=text)
-        result = job.result
-        if result is not None and len(result.history):
-            last = result.history.iloc[-1]
-            verb = "Stopped" if result.stopped else "Finished"
-            st.success(f"{verb} after {len(result.history)} epoch(s): test accuracy {last.test_acc:.3f}, "
-                       f"train accuracy {last.train_acc:.3f}, loss {last.train_loss:.3f}. Saved to the runs below.")
-        elif result is not None:
-            st.warning("Stopped before the first epoch finished: nothing was saved.")
-
-
-def runs_manager(overlay_runs) -> None:
-    """The saved runs: a table to pick from, their curves overlaid, and rename, delete, download, upload."""
-    runs = list_runs()
-    if runs.empty:
-        st.info("No saved runs yet. Train one above, or upload a run file below.")
-    else:
-        # A selection is kept by row number under the table's key. Keyed by the runs listed, it is cleared when
-        # another session adds or deletes a run, so Delete never lands on a run that moved into the selected row.
-        picked = st.dataframe(runs.drop(columns=["path"]), hide_index=True, width="stretch", on_select="rerun",
-                              selection_mode="multi-row", key=f"runs_table-{hash(tuple(runs['path']))}")
-        rows = picked.selection.rows if picked else []
-        chosen = runs.iloc[rows] if rows else runs.head(0)
-        ok = chosen[~chosen["status"].str.startswith("broken")]
-        if len(ok):
-            histories = [(r.name, load_run(r.path).history) for r in ok.itertuples()]
-            st.plotly_chart(overlay_runs(histories), width="stretch", config=png_config("runs-compared"))
-        else:
-            st.caption("Select runs in the table to compare their curves, rename, delete or download them.")
-        if len(chosen) == 1:
-            row = chosen.iloc[0]
-            cols = st.columns([3, 1, 1, 1], vertical_alignment="bottom")
-            new_name = cols[0].text_input("Rename to", value=row["name"], max_chars=60)
-            rename = cols[1].button("Rename", disabled=new_name == row["name"] or row["status"].startswith("broken"))
-            delete = cols[2].button("Delete", type="secondary")
-            try:  # a blank name, or a run that another session renamed or deleted meanwhile
-                if not row["status"].startswith("broken"):
-                    cols[3].download_button("Download", export_run(row["path"]), file_name=f"{row['name']}.zip",
-                                            mime="application/zip")
-                if rename:
-                    rename_run(row["path"], new_name)
-                    st.rerun()
-                if delete:
-                    delete_run(row["path"])
-                    st.rerun()
-            except ValueError as e:
-                st.error(str(e))
-    uploaded = st.file_uploader("Upload a run file (.zip downloaded from LeNet Lab)", type=["zip"], key="run_upload")
-    if uploaded is not None and st.session_state.get("imported") != uploaded.file_id:
-        try:
-            path = import_run(uploaded.getvalue())
-            st.session_state.imported = uploaded.file_id
-            st.success(f"Imported as {path.name}.")
-            st.rerun()
-        except ValueError as e:
-            st.error(f"That file was refused: {e}")
-
-
-UNTRAINED = {"untrained:classic": "Untrained classic LeNet (random weights)",
-             "untrained:modern": "Untrained modern LeNet (random weights)"}
-
-
-@st.cache_resource(max_entries=8)
-def _cached_model(choice: str, stamp: float):
-    if choice in UNTRAINED:
-        config, settings = preset(choice.split(":")[1])
-        model = init_weights(build_lenet(config), settings.init).eval()
-        return model, settings.dataset
-    return load_model(choice), load_run(choice).settings.dataset
-
-
-@st.cache_resource(max_entries=8)
-def _cached_evaluation(choice: str, stamp: float):
-    model, dataset = _cached_model(choice, stamp)
-    return evaluate(model, load_split(dataset, train=False))
-
-
-def _stamp(choice: str) -> float:
-    weights = Path(choice) / "model.pt"
-    return weights.stat().st_mtime if choice not in UNTRAINED and weights.exists() else 0.0
-
-
-def model_picker():
-    """Choose a saved run or an untrained preset; returns (choice, model, dataset name) or None."""
-    runs = list_runs()
-    runs = runs[~runs["status"].str.startswith("broken")]
-    options = {**{row.path: f"{row.name} · {row.epochs} epoch(s) · test acc {row.test_acc:.3f}"
-                  for row in runs.itertuples()}, **UNTRAINED}
-    choice = st.selectbox("Model", list(options), format_func=options.get,
-                          help="A saved run from the Train page, or a fresh model to compare with.")
-    try:
-        model, dataset = _cached_model(choice, _stamp(choice))
-    except ValueError as e:
-        st.error(f"This run cannot be loaded: {e}")
-        return None
-    return choice, model, dataset
-
-
-def evaluation_of(choice: str) -> Evaluation:
-    return _cached_evaluation(choice, _stamp(choice))

@@ -6,7 +6,6 @@ import torch
 from torch import nn
 
 
-
 def edge_image(height: int = 6, width: int = 8, black_from: int = 2, black_to: int = 6) -> torch.Tensor:
     """White-black-white stripes: ones with columns black_from..black_to-1 set to 0."""
     X = torch.ones((height, width))

@@ -5,32 +5,27 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
 import shutil
 import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pandas as pd
 import torch
 from torch import nn
 
-from .atomic import write_atomic
-from .model import LeNetConfig, build_lenet
-from .snapshots import MAX_FILE_BYTES as MAX_SNAPSHOT_BYTES, SNAPSHOT_FILE, Timeline
+from ..core.model import LeNetConfig, build_lenet, init_weights
+from ..data.atomic import write_atomic
+from .settings import TrainSettings, preset
+from .snapshots import MAX_FILE_BYTES as MAX_SNAPSHOT_BYTES
+from .snapshots import SNAPSHOT_FILE, Timeline
 
-if TYPE_CHECKING:  # lenet.train imports this module, so only type checkers import it back
-    from .train import TrainSettings
-
-PROJECT_RUNS_DIR = Path(__file__).resolve().parent.parent / "runs"
+PROJECT_RUNS_DIR = Path(__file__).resolve().parents[2] / "runs"  # the app passes $LENET_RUNS_DIR instead, when set
 RUN_FILES = ("config.json", "metrics.csv", "model.pt")
 OPTIONAL_FILES = (SNAPSHOT_FILE,)  # runs trained without snapshots (or before them) lack it
 METRIC_COLUMNS = ("epoch", "train_loss", "train_acc", "test_acc", "images_per_s", "seconds")
-MAX_ZIP_BYTES = 50_000_000  # a classic LeNet run zips to about 250 kB
-MAX_FILE_BYTES = 200_000_000
 MAX_NAME_CHARS = 100
 LIST_COLUMNS = ("name", "folder", "created", "status", "epochs", "train_loss", "train_acc", "test_acc", "dataset", "path")
 
@@ -48,11 +43,6 @@ class Run:
     meta: dict = field(default_factory=dict)
 
 
-def runs_root() -> Path:
-    """Where runs live: $LENET_RUNS_DIR, else the project's runs/ folder."""
-    return Path(os.environ["LENET_RUNS_DIR"]) if os.environ.get("LENET_RUNS_DIR") else PROJECT_RUNS_DIR
-
-
 def _folder_safe(name: str) -> str:
     """name with path separators and other odd characters replaced, so it can end a folder name."""
     return re.sub(r"[^\w -]+", "-", " ".join(name.split())).strip(" -")[:60] or "run"
@@ -60,7 +50,7 @@ def _folder_safe(name: str) -> str:
 
 def new_run_dir(name: str | None = None, root: Path | None = None) -> Path:
     """Create an empty, unique folder named <date>-<time>-<name>, so folders sort by age."""
-    root = Path(root) if root is not None else runs_root()
+    root = Path(root) if root is not None else PROJECT_RUNS_DIR
     root.mkdir(parents=True, exist_ok=True)
     base = f"{datetime.now():%Y%m%d-%H%M%S}-{_folder_safe(name or 'run')}"
     for i in range(1000):
@@ -123,9 +113,7 @@ def save_run(run_dir: Path, config: LeNetConfig, settings: TrainSettings, histor
     return run_dir
 
 
-def _parse_info(info: dict, where: str) -> tuple[LeNetConfig, TrainSettings]:
-    from .train import TrainSettings  # here, not at the top: lenet.train imports this module
-
+def parse_info(info: dict, where: str) -> tuple[LeNetConfig, TrainSettings]:
     try:
         config = LeNetConfig.from_dict(info["config"])
         build_lenet(config)
@@ -135,7 +123,7 @@ def _parse_info(info: dict, where: str) -> tuple[LeNetConfig, TrainSettings]:
     return config, settings
 
 
-def _parse_metrics(data: bytes, where: str) -> pd.DataFrame:
+def parse_metrics(data: bytes, where: str) -> pd.DataFrame:
     try:
         history = pd.read_csv(io.BytesIO(data)) if data.strip() else pd.DataFrame(columns=METRIC_COLUMNS)
     except (ValueError, UnicodeDecodeError) as e:
@@ -152,7 +140,7 @@ def _parse_metrics(data: bytes, where: str) -> pd.DataFrame:
 def _read_config(run_dir: Path) -> tuple[dict, LeNetConfig, TrainSettings]:
     """config.json's raw contents, and the model config and training settings parsed from it."""
     info = _read_json(run_dir / "config.json")
-    return (info, *_parse_info(info, str(run_dir / "config.json")))
+    return (info, *parse_info(info, str(run_dir / "config.json")))
 
 
 def load_run(run_dir: Path) -> Run:
@@ -162,13 +150,13 @@ def load_run(run_dir: Path) -> Run:
     metrics = run_dir / "metrics.csv"
     if not metrics.is_file():
         raise ValueError(f"{run_dir} has no metrics.csv.")
-    history = _parse_metrics(metrics.read_bytes(), str(metrics))
+    history = parse_metrics(metrics.read_bytes(), str(metrics))
     name = str(info.get("name") or _default_name(run_dir))
     meta = info.get("meta") if isinstance(info.get("meta"), dict) else {}
     return Run(run_dir, name, config, settings, history, str(info.get("created", "")), meta)
 
 
-def _load_weights(model: nn.Module, data: bytes, where: str) -> nn.Module:
+def load_weights_into(model: nn.Module, data: bytes, where: str) -> nn.Module:
     try:
         state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many kinds (UnpicklingError, RuntimeError, EOFError) for a bad file
@@ -182,29 +170,83 @@ def _load_weights(model: nn.Module, data: bytes, where: str) -> nn.Module:
     return model
 
 
-def load_model(run_dir: Path) -> nn.Module:
-    """The run's model rebuilt from config.json, with its weights, in eval mode."""
-    run_dir = Path(run_dir)
-    _, config, _ = _read_config(run_dir)
+def _model_of(run_dir: Path, config: LeNetConfig) -> nn.Module:
     weights = run_dir / "model.pt"
     if not weights.is_file():
         raise ValueError(f"{run_dir} has no model.pt.")
-    return _load_weights(build_lenet(config), weights.read_bytes(), str(weights)).eval()
+    return load_weights_into(build_lenet(config), weights.read_bytes(), str(weights)).eval()
 
 
-def load_timeline(run_dir: Path) -> Timeline | None:
-    """The run's training snapshots, or None when it kept none; a damaged file is a ValueError that says why."""
-    run_dir = Path(run_dir)
+def _timeline_of(run_dir: Path, config: LeNetConfig) -> Timeline | None:
     path = run_dir / SNAPSHOT_FILE
     if not path.is_file():
         return None
-    config, _ = _parse_info(_read_json(run_dir / "config.json"), str(run_dir / "config.json"))
     try:
         with open(path, "rb") as f:
             data = f.read(MAX_SNAPSHOT_BYTES + 1)
     except OSError as e:
         raise ValueError(f"{path} cannot be read ({e}).") from None
     return Timeline.from_bytes(data, config, str(path))
+
+
+def load_model(run_dir: Path) -> nn.Module:
+    """The run's model rebuilt from config.json, with its weights, in eval mode."""
+    run_dir = Path(run_dir)
+    _, config, _ = _read_config(run_dir)
+    return _model_of(run_dir, config)
+
+
+def load_timeline(run_dir: Path) -> Timeline | None:
+    """The run's training snapshots, or None when it kept none; a damaged file is a ValueError that says why."""
+    run_dir = Path(run_dir)
+    if not (run_dir / SNAPSHOT_FILE).is_file():
+        return None
+    _, config, _ = _read_config(run_dir)
+    return _timeline_of(run_dir, config)
+
+
+@dataclass
+class OpenedRun:
+    """Everything the pages show of one model: what it is, how it was trained and went, its weights, its timeline.
+
+    source is the run folder, or "untrained:<preset>" for a fresh model; timeline_error says why snapshots that
+    exist could not be read (the model itself is fine then).
+    """
+
+    source: str
+    name: str
+    config: LeNetConfig
+    settings: TrainSettings
+    history: pd.DataFrame
+    model: nn.Module
+    timeline: Timeline | None = None
+    timeline_error: str | None = None
+
+    @property
+    def trained(self) -> bool:
+        return not self.source.startswith(UNTRAINED_PREFIX)
+
+
+UNTRAINED_PREFIX = "untrained:"
+
+
+def open_run(run_dir: Path) -> OpenedRun:
+    """A run folder with its model and timeline, each of its files read once; a broken run is a ValueError."""
+    run = load_run(run_dir)
+    model = _model_of(run.path, run.config)
+    try:
+        timeline, error = _timeline_of(run.path, run.config), None
+    except ValueError as e:
+        timeline, error = None, str(e)
+    return OpenedRun(str(run.path), run.name, run.config, run.settings, run.history, model, timeline, error)
+
+
+def untrained_run(preset_name: str) -> OpenedRun:
+    """A preset's model with its random starting weights, as an OpenedRun with no history."""
+    config, settings = preset(preset_name)
+    model = init_weights(build_lenet(config), settings.init).eval()
+    return OpenedRun(UNTRAINED_PREFIX + preset_name, f"untrained {preset_name}", config, settings,
+                     pd.DataFrame(columns=METRIC_COLUMNS), model)
 
 
 def _summary(path: Path) -> dict:
@@ -232,7 +274,7 @@ def _summary(path: Path) -> dict:
 
 def list_runs(root: Path | None = None) -> pd.DataFrame:
     """One row per run folder, newest first; a broken folder is a row whose status says why."""
-    root = Path(root) if root is not None else runs_root()
+    root = Path(root) if root is not None else PROJECT_RUNS_DIR
     folders = sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")), reverse=True) \
         if root.is_dir() else []
     rows = [_summary(p) for p in folders]
@@ -262,65 +304,3 @@ def delete_run(run_dir: Path) -> None:
         raise ValueError(f"{run_dir} holds files that are not part of a run ({', '.join(sorted(strangers)[:5])}); "
                          "not deleting it.")
     shutil.rmtree(run_dir)
-
-
-def export_run(run_dir: Path) -> bytes:
-    """The run folder's files as a .zip, for download."""
-    run_dir = Path(run_dir)
-    load_run(run_dir)  # refuse to export a broken run
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name in RUN_FILES + OPTIONAL_FILES:
-            if name in RUN_FILES or (run_dir / name).is_file():
-                zf.write(run_dir / name, name)
-    return buffer.getvalue()
-
-
-def _read_zip(data: bytes) -> dict[str, bytes]:
-    """The run files from a zip (snapshots.pt optional), refusing anything else, oversized entries included."""
-    if len(data) > MAX_ZIP_BYTES:
-        raise ValueError(f"The file is {len(data) / 1e6:.0f} MB; a run zip may be at most {MAX_ZIP_BYTES / 1e6:.0f} MB.")
-    try:
-        zf = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile:
-        raise ValueError("The file is not a zip archive.") from None
-    with zf:
-        infos = zf.infolist()
-        names = [i.filename for i in infos]
-        if sorted(set(names) - set(OPTIONAL_FILES)) != sorted(RUN_FILES) or len(set(names)) != len(names):
-            raise ValueError(f"A run zip holds exactly {', '.join(RUN_FILES)} (and maybe {', '.join(OPTIONAL_FILES)}) "
-                             f"at its top level; this one holds {', '.join(names[:10]) or 'nothing'}.")
-        files = {}
-        for info in infos:
-            if info.file_size > MAX_FILE_BYTES:
-                raise ValueError(f"{info.filename} is too large ({info.file_size / 1e6:.0f} MB).")
-            try:
-                with zf.open(info) as f:
-                    content = f.read(MAX_FILE_BYTES + 1)
-            except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as e:
-                raise ValueError(f"{info.filename} in the zip cannot be read ({e}).") from None
-            if len(content) > MAX_FILE_BYTES:
-                raise ValueError(f"{info.filename} unpacks to more than {MAX_FILE_BYTES / 1e6:.0f} MB.")
-            files[info.filename] = content
-    return files
-
-
-def import_run(data: bytes, root: Path | None = None) -> Path:
-    """Check a zip made by export_run and unpack it into a new run folder; returns that folder."""
-    files = _read_zip(data)
-    try:
-        info = json.loads(files["config.json"])
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
-        raise ValueError(f"config.json in the zip is not readable JSON ({e}).") from None
-    if not isinstance(info, dict) or not isinstance(info.get("config"), dict) or not isinstance(info.get("settings"), dict):
-        raise ValueError("config.json in the zip lacks the 'config' and 'settings' sections of a run.")
-    config, _ = _parse_info(info, "config.json in the zip")
-    _parse_metrics(files["metrics.csv"], "metrics.csv in the zip")
-    _load_weights(build_lenet(config), files["model.pt"], "model.pt in the zip")
-    if SNAPSHOT_FILE in files:
-        Timeline.from_bytes(files[SNAPSHOT_FILE], config, f"{SNAPSHOT_FILE} in the zip")
-    name = str(info.get("name") or "imported")[:MAX_NAME_CHARS]
-    run_dir = new_run_dir(name, root)
-    for file_name in files:
-        write_atomic(run_dir / file_name, files[file_name])
-    return run_dir

@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import gzip
 import io
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,7 @@ import torch
 
 from .atomic import write_atomic
 
-PROJECT_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+PROJECT_DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 DEBIAN_DIRS = {"fashion-mnist": Path("/usr/share/datasets/fashion-mnist"), "mnist": Path("/usr/share/datasets/mnist")}
 DATASETS = {"fashion-mnist": "FashionMNIST", "mnist": "MNIST"}  # torchvision's class, and its folder name
 IDX_FILES = {True: ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
@@ -53,9 +52,9 @@ class Split:
         return len(self.labels)
 
 
-def candidate_dirs(name: str = "fashion-mnist") -> list[Path]:
-    """Where we look, in order: $LENET_DATA_DIR, the project's data/ folder, Debian's package folder."""
-    dirs = [Path(os.environ["LENET_DATA_DIR"])] if os.environ.get("LENET_DATA_DIR") else []
+def candidate_dirs(name: str = "fashion-mnist", data_dir: Path | None = None) -> list[Path]:
+    """Where we look, in order: data_dir (the app passes $LENET_DATA_DIR), the project's data/ folder, Debian's."""
+    dirs = [Path(data_dir)] if data_dir else []
     return dirs + [PROJECT_DATA_DIR, DEBIAN_DIRS[name]]
 
 
@@ -78,9 +77,9 @@ def _raw_files_in(folder: Path, name: str) -> list[Path] | None:
     return None
 
 
-def _torchvision_root(name: str, cache: Path) -> tuple[Path, str] | None:
+def _torchvision_root(name: str, cache: Path, data_dir: Path | None = None) -> tuple[Path, str] | None:
     """A root that torchvision's dataset class can read, unpacking .gz files into cache when needed."""
-    for folder in candidate_dirs(name):
+    for folder in candidate_dirs(name, data_dir):
         files = _raw_files_in(folder, name)
         if files is None:
             continue
@@ -100,16 +99,21 @@ def _torchvision_root(name: str, cache: Path) -> tuple[Path, str] | None:
     return None
 
 
-@functools.cache
-def load_split(name: str = "fashion-mnist", train: bool = True, download: bool = True) -> Split:
+def load_split(name: str = "fashion-mnist", train: bool = True, download: bool = True,
+               data_dir: Path | None = None) -> Split:
     """One split of Fashion-MNIST or MNIST as uint8 tensors, read once per process.
 
-    Raises DatasetNotFoundError listing where it looked and how to fix it.
+    data_dir is looked in first. Raises DatasetNotFoundError listing where it looked and how to fix it.
     """
     if name not in DATASETS:
         raise ValueError(f"dataset must be one of {sorted(DATASETS)}, not {name!r}.")
+    return _load_split(name, bool(train), bool(download), Path(data_dir) if data_dir else None)
+
+
+@functools.cache  # keyed by plain positional values, so every way of asking shares one copy of the tensors
+def _load_split(name: str, train: bool, download: bool, data_dir: Path | None) -> Split:
     cache = PROJECT_DATA_DIR
-    found = _torchvision_root(name, cache)
+    found = _torchvision_root(name, cache, data_dir)
     if found is None and download:
         try:
             _dataset_class(name)(str(cache), train=train, download=True)
@@ -117,7 +121,7 @@ def load_split(name: str = "fashion-mnist", train: bool = True, download: bool =
         except Exception:  # no network, a proxy, a half-written file: all mean "not here"
             found = None
     if found is None:
-        looked = "\n".join(f"  - {d}" for d in candidate_dirs(name))
+        looked = "\n".join(f"  - {d}" for d in candidate_dirs(name, data_dir))
         raise DatasetNotFoundError(
             f"{name} was not found. Looked in:\n{looked}\nand torchvision could not download it.\n"
             f"Fix: {FIX_COMMAND[name]}"
@@ -155,18 +159,39 @@ def _looks_like_split(images, labels) -> bool:
             and images.ndim == 3 and labels.dtype == torch.int64 and labels.shape == images.shape[:1])
 
 
-def data_source(name: str = "fashion-mnist") -> str | None:
+def to_batch(images: torch.Tensor) -> torch.Tensor:
+    """N x H x W uint8 (or one H x W image), or N x C x H x W floats in [0, 1] -> N x C x H x W floats."""
+    if not isinstance(images, torch.Tensor):
+        raise ValueError(f"images must be a torch tensor, not {type(images).__name__}.")
+    if images.dtype == torch.uint8:
+        if images.dim() == 2:
+            images = images[None]
+        if images.dim() == 3:
+            images = images[:, None]
+        images = images.float() / 255
+    elif not images.is_floating_point():
+        raise ValueError(f"images must be uint8 pixels or floats in [0, 1], not {images.dtype}.")
+    if images.dim() != 4:
+        raise ValueError(
+            f"images have shape {tuple(images.shape)}: use N x H x W uint8 or N x C x H x W floats."
+        )
+    if not ((images >= 0) & (images <= 1)).all():  # written so that NaN fails too
+        raise ValueError("float images must lie in [0, 1]; divide uint8 pixels by 255.")
+    return images
+
+
+def data_source(name: str = "fashion-mnist", data_dir: Path | None = None) -> str | None:
     """The first folder that holds the dataset's files, or None when it would need a download."""
-    return next((str(d) for d in candidate_dirs(name) if _raw_files_in(d, name)), None)
+    return next((str(d) for d in candidate_dirs(name, data_dir) if _raw_files_in(d, name)), None)
 
 
-def available_datasets() -> list[str]:
+def available_datasets(data_dir: Path | None = None) -> list[str]:
     """The datasets that can be loaded right now without a download."""
-    return [name for name in DATASETS if data_source(name)]
+    return [name for name in DATASETS if data_source(name, data_dir)]
 
 
-def torchvision_dataset(name: str = "fashion-mnist", train: bool = True, transform=None):
+def torchvision_dataset(name: str = "fashion-mnist", train: bool = True, transform=None, data_dir: Path | None = None):
     """torchvision's own dataset object over the same files as load_split (the textbook loop in lenet.bench)."""
-    load_split(name, train)  # finds the files, or raises DatasetNotFoundError
-    root, _ = _torchvision_root(name, PROJECT_DATA_DIR) or (PROJECT_DATA_DIR, "downloaded")
+    load_split(name, train, data_dir=data_dir)  # finds the files, or raises DatasetNotFoundError
+    root, _ = _torchvision_root(name, PROJECT_DATA_DIR, data_dir) or (PROJECT_DATA_DIR, "downloaded")
     return _dataset_class(name)(str(root), train=train, transform=transform, download=False)

@@ -108,3 +108,37 @@ def dense_equivalent_parameter_count(
     oh, ow = conv_output_shape((h, w), kernel_size, padding, stride)
     n_in, n_out = in_channels * h * w, out_channels * oh * ow
     return n_in * n_out + n_out
+
+
+
+def split_padding(total: int) -> tuple[int, int]:
+    """Total padding over both sides -> (before, after); an odd total puts the extra row on top
+    (column on the left), as d2l suggests. PyTorch's padding="same" puts it at the bottom (right)."""
+    return (total + 1) // 2, total // 2
+
+
+def total_padding_sides(total: IntOrPair) -> tuple[int, int, int, int]:
+    """F.pad's (left, right, top, bottom) for a total padding per axis (height, width)."""
+    p_h, p_w = as_pair(total, "padding")
+    if min(p_h, p_w) < 0:
+        raise ValueError(f"padding cannot be negative (got {(p_h, p_w)}); use 0 for no padding.")
+    return (*split_padding(p_w), *split_padding(p_h))
+
+
+def total_padding_output_shape(
+    input_hw: IntOrPair, kernel_size: IntOrPair, total: IntOrPair, stride: IntOrPair = 1, dilation: IntOrPair = 1
+) -> Pair:
+    """The book's output size floor((n - k + p + s) / s), where p is the padding over both sides together.
+
+    Raises ValueError, saying which setting to change, when the output would be empty.
+    """
+    left, right, top, bottom = total_padding_sides(total)
+    n, k, d = as_pair(input_hw, "input size"), as_pair(kernel_size, "kernel size"), as_pair(dilation, "dilation")
+    for axis, ni, ki, di, pi in zip(("height", "width"), n, k, d, (top + bottom, left + right)):
+        span = di * (ki - 1) + 1
+        if span > ni + pi:
+            raise ValueError(
+                f"The kernel {ki} is larger than the padded input {ni} + {pi} = {ni + pi} in {axis}: "
+                f"make the kernel smaller or the total padding at least {span - ni}."
+            )
+    return conv_output_shape((n[0] + top + bottom, n[1] + left + right), k, 0, stride, d)

@@ -3,7 +3,7 @@
 Plain Python, no Streamlit: a page keeps its own TrainingJob in its session state and polls it;
 the shared JobRegistry only counts jobs so the server never runs more than `max_running` at once.
 A Job runs any callable work(stop) -> result (the Parameters page's four short trainings are one);
-a TrainingJob is the Job that runs lenet.train.
+a TrainingJob is the Job that runs lenet.training.train.
 Another executor (a process pool, a cluster) can replace this by offering the same small interface:
 submit(config, settings) -> a handle with .progress, .stop() and .result.
 """
@@ -16,9 +16,9 @@ import traceback
 from pathlib import Path
 from typing import Any, Callable
 
-from .limits import read_limits
-from .model import LeNetConfig
-from .train import Progress, TrainResult, TrainSettings, train
+from ..core.model import DEFAULT_MAX_TRAINING_BYTES, LeNetConfig
+from .engine import Progress, TrainResult, train
+from .settings import TrainSettings
 
 
 class TrainingCapacityError(RuntimeError):
@@ -83,14 +83,17 @@ class Job:
 class TrainingJob(Job):
     """One training running in a background thread."""
 
-    def __init__(self, config: LeNetConfig, settings: TrainSettings, run_dir: Path | None = None):
+    def __init__(self, config: LeNetConfig, settings: TrainSettings, run_dir: Path | None = None,
+                 data_dir: Path | None = None, max_training_bytes: int = DEFAULT_MAX_TRAINING_BYTES):
         self.config, self.settings, self.run_dir = config, settings, run_dir
+        self.data_dir, self.max_training_bytes = data_dir, max_training_bytes
         self.points: list[Progress] = []  # every progress report, for live curves
         super().__init__(self._train, name="lenet-training")
 
     def _train(self, stop: threading.Event) -> TrainResult:
         try:
-            return train(self.config, self.settings, self.points.append, stop, self.run_dir)
+            return train(self.config, self.settings, self.points.append, stop, self.run_dir, self.data_dir,
+                         self.max_training_bytes)
         finally:
             drop_empty_run_dir(self.run_dir)  # ended before its first epoch: nothing saved
 
@@ -104,10 +107,15 @@ class TrainingJob(Job):
 
 
 class JobRegistry:
-    """Starts jobs while fewer than max_running are alive, refuses politely otherwise."""
+    """Starts jobs while fewer than max_running are alive, refuses politely otherwise.
 
-    def __init__(self, max_running: int | None = None):
-        self.max_running = read_limits().max_trainings if max_running is None else max_running
+    Its trainings look for data in data_dir first and may need at most max_training_bytes (the app passes
+    what lenet.environment read).
+    """
+
+    def __init__(self, max_running: int = 2, data_dir: Path | None = None,
+                 max_training_bytes: int = DEFAULT_MAX_TRAINING_BYTES):
+        self.max_running, self.data_dir, self.max_training_bytes = max_running, data_dir, max_training_bytes
         self._jobs: list[Job] = []
         self._lock = threading.Lock()
 
@@ -131,7 +139,7 @@ class JobRegistry:
     def submit(self, config: LeNetConfig, settings: TrainSettings, run_dir: Path | None = None) -> TrainingJob:
         """Start a training, or raise TrainingCapacityError when the server is at its cap (removing run_dir if empty)."""
         try:
-            return self.start(TrainingJob(config, settings, run_dir))
+            return self.start(TrainingJob(config, settings, run_dir, self.data_dir, self.max_training_bytes))
         except TrainingCapacityError:
             drop_empty_run_dir(run_dir)
             raise

@@ -14,9 +14,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from .data import Split
-from .inspection import to_batch
-from .model import LeNetConfig, plan_layers
+from ..core.model import LeNetConfig, plan_layers
+from ..data import Split, to_batch
 
 SNAPSHOT_FILE = "snapshots.pt"
 LAYER = "conv1"  # build_lenet's name for the first conv layer

@@ -1,0 +1,93 @@
+"""Background jobs on a page: the server's one job registry, and a live view that redraws while a job runs."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import streamlit as st
+
+from lenet.lessons.initialisation import InitTrainings, init_summary, init_training_figure
+from lenet.training import JobRegistry, TrainingCapacityError, TrainingJob
+
+import ui
+
+LIVE_SECONDS = 0.5  # how often a live view redraws while its job runs
+
+
+@st.cache_resource
+def registry() -> JobRegistry:
+    """One registry for the whole server: it caps how many trainings run at once."""
+    environment = ui.environment()
+    return JobRegistry(environment.limits.max_trainings, environment.data_dir, environment.max_training_bytes)
+
+
+def live(running: Callable[[], bool], draw: Callable[[], None]) -> None:
+    """draw() in a fragment that redraws every LIVE_SECONDS while running() is true; when the job ends, the whole
+    page runs once more, so that its timer stops and the rest of the page (a Train button) catches up."""
+    busy = running()
+
+    def fragment() -> None:
+        draw()
+        if busy and not running():
+            st.rerun(scope="app")
+
+    st.fragment(fragment, run_every=LIVE_SECONDS if busy else None)()
+
+
+def show_progress(job: TrainingJob) -> None:
+    """Progress bar with images/s and time left, or the outcome once finished."""
+    p = job.progress
+    if job.error:
+        st.error(f"Training failed: {job.error}")
+    if p is None:
+        st.progress(0.0, text="Loading data and building the model...")
+        return
+    text = (f"Epoch {p.epoch}/{p.epochs} · batch {p.batch}/{p.batches_per_epoch} · "
+            f"{p.images_per_s:,.0f} images/s · {p.elapsed_s:.0f} s elapsed")
+    if job.running:
+        st.progress(min(p.fraction, 1.0), text=f"{text} · about {p.eta_s:.0f} s left")
+    else:
+        st.progress(min(p.fraction, 1.0), text=text)
+        result = job.result
+        if result is not None and len(result.history):
+            last = result.history.iloc[-1]
+            verb = "Stopped" if result.stopped else "Finished"
+            st.success(f"{verb} after {len(result.history)} epoch(s): test accuracy {last.test_acc:.3f}, "
+                       f"train accuracy {last.train_acc:.3f}, loss {last.train_loss:.3f}. Saved to the runs below.")
+        elif result is not None:
+            st.warning("Stopped before the first epoch finished: nothing was saved.")
+
+
+def scheme_trainings(trainings: InitTrainings) -> None:
+    """The Parameters page's shared scheme trainings: a button, live progress with Stop, then the curves."""
+    if not trainings.done and not trainings.running and st.button("Train with each scheme",
+                                                                   icon=":material/play_arrow:"):
+        try:
+            trainings.start(registry())
+            st.rerun()  # draw the page again with the progress bar instead of the button
+        except TrainingCapacityError as e:
+            st.warning(str(e))
+
+    def results() -> None:
+        job = trainings.job
+        if trainings.running and job.status == "stopping":
+            st.progress(trainings.progress[0], text="Stopping after this batch...")
+        elif trainings.running:
+            fraction, text = trainings.progress
+            st.progress(fraction, text=text)
+            if st.button("Stop", icon=":material/stop:", key="stop_init_trainings",
+                         help="Stops for every visitor; finished schemes are kept."):
+                trainings.stop()
+        elif job is not None and job.error:
+            st.error(f"Training failed: {job.error}")
+        elif job is not None and job.stopped and not trainings.done:
+            st.warning(f"Stopped with {len(trainings.runs)} of {len(trainings.schemes)} schemes trained: press the "
+                       "button to train the others.")
+        if trainings.runs:
+            ui.show_figure(init_training_figure(trainings.runs), "init-training")
+            st.dataframe(init_summary(trainings.runs), hide_index=True)
+        elif not trainings.running:
+            st.info("Press the button to train the classic LeNet once from each scheme and overlay the curves. "
+                    "The runs are kept on the server: whoever comes next sees them at once.")
+
+    live(lambda: trainings.running, results)

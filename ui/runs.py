@@ -1,0 +1,114 @@
+"""Saved runs on a page: the runs table (compare, rename, delete, download, upload) and the model picker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from lenet.data import load_split
+from lenet.inspection import Evaluation, evaluate
+from lenet.plots import overlay_runs
+from lenet.training import (
+    OpenedRun,
+    delete_run,
+    export_run,
+    import_run,
+    list_runs,
+    load_run,
+    open_run,
+    rename_run,
+    untrained_run,
+)
+from lenet.training.runs import UNTRAINED_PREFIX
+
+import ui
+
+def runs_manager() -> None:
+    """The saved runs: a table to pick from, their curves overlaid, and rename, delete, download, upload."""
+    root = ui.environment().runs_dir
+    runs = list_runs(root)
+    if runs.empty:
+        st.info("No saved runs yet. Train one above, or upload a run file below.")
+    else:
+        # A selection is kept by row number under the table's key. Keyed by the runs listed, it is cleared when
+        # another session adds or deletes a run, so Delete never lands on a run that moved into the selected row.
+        picked = st.dataframe(runs.drop(columns=["path"]), hide_index=True, width="stretch", on_select="rerun",
+                              selection_mode="multi-row", key=f"runs_table-{hash(tuple(runs['path']))}")
+        rows = picked.selection.rows if picked else []
+        chosen = runs.iloc[rows] if rows else runs.head(0)
+        ok = chosen[~chosen["status"].str.startswith("broken")]
+        if len(ok):
+            histories = [(r.name, load_run(r.path).history) for r in ok.itertuples()]
+            ui.show_figure(overlay_runs(histories), "runs-compared")
+        else:
+            st.caption("Select runs in the table to compare their curves, rename, delete or download them.")
+        if len(chosen) == 1:
+            row = chosen.iloc[0]
+            cols = st.columns([3, 1, 1, 1], vertical_alignment="bottom")
+            new_name = cols[0].text_input("Rename to", value=row["name"], max_chars=60)
+            rename = cols[1].button("Rename", disabled=new_name == row["name"] or row["status"].startswith("broken"))
+            delete = cols[2].button("Delete", type="secondary")
+            try:  # a blank name, or a run that another session renamed or deleted meanwhile
+                if not row["status"].startswith("broken"):
+                    cols[3].download_button("Download", export_run(row["path"]), file_name=f"{row['name']}.zip",
+                                            mime="application/zip")
+                if rename:
+                    rename_run(row["path"], new_name)
+                    st.rerun()
+                if delete:
+                    delete_run(row["path"])
+                    st.rerun()
+            except ValueError as e:
+                st.error(str(e))
+    uploaded = st.file_uploader("Upload a run file (.zip downloaded from LeNet Lab)", type=["zip"], key="run_upload")
+    if uploaded is not None and st.session_state.get("imported") != uploaded.file_id:
+        try:
+            path = import_run(uploaded.getvalue(), root)
+            st.session_state.imported = uploaded.file_id
+            st.success(f"Imported as {path.name}.")
+            st.rerun()
+        except ValueError as e:
+            st.error(f"That file was refused: {e}")
+
+
+UNTRAINED = {UNTRAINED_PREFIX + "classic": "Untrained classic LeNet (random weights)",
+             UNTRAINED_PREFIX + "modern": "Untrained modern LeNet (random weights)"}
+
+
+def _stamp(source: str) -> float:
+    """When the run's weights last changed (a run still training is opened again after each epoch)."""
+    weights = Path(source) / "model.pt"
+    return weights.stat().st_mtime if source not in UNTRAINED and weights.exists() else 0.0
+
+
+@st.cache_resource(max_entries=8)
+def _opened(source: str, stamp: float) -> OpenedRun:
+    return untrained_run(source.removeprefix(UNTRAINED_PREFIX)) if source in UNTRAINED else open_run(source)
+
+
+@st.cache_resource(max_entries=8)
+def _evaluation(source: str, stamp: float, data_dir: Path | None) -> Evaluation:
+    run = _opened(source, stamp)
+    return evaluate(run.model, load_split(run.settings.dataset, train=False, data_dir=data_dir))
+
+
+def model_picker() -> OpenedRun | None:
+    """Choose a saved run or an untrained preset; returns it opened (config, settings, history, model, timeline),
+    or None after saying why it cannot be opened."""
+    runs = list_runs(ui.environment().runs_dir)
+    runs = runs[~runs["status"].str.startswith("broken")]
+    options = {**{row.path: f"{row.name} · {row.epochs} epoch(s) · test acc {row.test_acc:.3f}"
+                  for row in runs.itertuples()}, **UNTRAINED}
+    source = st.selectbox("Model", list(options), format_func=options.get,
+                          help="A saved run from the Train page, or a fresh model to compare with.")
+    try:
+        return _opened(source, _stamp(source))
+    except ValueError as e:
+        st.error(f"This run cannot be loaded: {e}")
+        return None
+
+
+def evaluation_of(run: OpenedRun) -> Evaluation:
+    """The run's model on its whole test set, computed once per server and model."""
+    return _evaluation(run.source, _stamp(run.source), ui.environment().data_dir)
