@@ -4,20 +4,7 @@ import streamlit as st
 
 import ui
 from lenet import EDGE_KERNEL, conv_output_shape, convolve2d, corr2d, edge_image, learn_kernel
-from lenet.lessons.cross_correlation import (
-    convolution_terms,
-    corr2d_code,
-    dice_arithmetic,
-    dice_code,
-    dice_figure,
-    dice_sum_distribution,
-    diverged,
-    edge_code,
-    kernel_comparison_figure,
-    learn_kernel_code,
-    loss_figure,
-    window_arithmetic,
-)
+from lenet.lessons import cross_correlation as lesson
 from lenet.lessons.grids import format_matrix, matrix_grid_figure, parse_matrix, sliding_window_figure, step_to_cell
 
 ui.setup_page("Cross-correlation")
@@ -58,16 +45,16 @@ if out_hw is not None:
     right.metric("Output shape", f"{out_hw[0]} × {out_hw[1]}")
     cell = step_to_cell(step, out_hw)
     if flip:
-        st.markdown(f"**Y[{cell[0]}, {cell[1]}]** = {convolution_terms(tuple(K.shape), cell)}")
-        st.markdown(f"= {window_arithmetic(X, kernel, cell)}")
+        st.markdown(f"**Y[{cell[0]}, {cell[1]}]** = {lesson.convolution_terms(tuple(K.shape), cell)}")
+        st.markdown(f"= {lesson.window_arithmetic(X, kernel, cell)}")
     else:
-        st.markdown(f"**Y[{cell[0]}, {cell[1]}]** = {window_arithmetic(X, K, cell)}")
+        st.markdown(f"**Y[{cell[0]}, {cell[1]}]** = {lesson.window_arithmetic(X, K, cell)}")
     name = "convolve2d" if flip else "corr2d"
     fig = sliding_window_figure(X, Y, cell, tuple(K.shape), K=kernel, title=f"Y = {name}(X, K), window {step} of {Y.numel()}",
                                 kernel_title="K flipped" if flip else "kernel")
     ui.show_figure(fig, "convolution" if flip else "cross_correlation")
     st.markdown(f"Output Y = `{format_matrix(Y)}`")
-    ui.show_code(corr2d_code(X, K, flip=flip))
+    ui.show_code(lesson.corr2d_code(X, K, flip=flip))
 
 st.header("Edge detection")
 st.markdown(
@@ -83,7 +70,7 @@ ui.show_figure(
     ),
     "edge_detection",
 )
-ui.show_code(edge_code())
+ui.show_code(lesson.edge_code())
 
 st.header("Learn the kernel")
 st.markdown(
@@ -100,14 +87,14 @@ a, b, c = st.columns(3)
 a.metric("Final loss", f"{losses[-1]:.4g}")
 b.metric("Learned kernel", f"[{learned[0, 0]:.3f}, {learned[0, 1]:.3f}]")
 c.metric("True kernel", "[1, -1]")
-if diverged(losses):
+if lesson.diverged(losses):
     st.warning("The loss grew: the learning rate is too large, so every step overshoots. Try 0.03.")
 left, right = st.columns(2)
 with left:
-    ui.show_figure(loss_figure(losses), "learn_kernel_loss")
+    ui.show_figure(lesson.loss_figure(losses), "learn_kernel_loss")
 with right:
-    ui.show_figure(kernel_comparison_figure(learned, EDGE_KERNEL), "learned_kernel")
-ui.show_code(learn_kernel_code(lr, iterations))
+    ui.show_figure(lesson.kernel_comparison_figure(learned, EDGE_KERNEL), "learned_kernel")
+ui.show_code(lesson.learn_kernel_code(lr, iterations))
 
 st.header("Convolution in mathematics: two dice")
 st.markdown(
@@ -116,9 +103,9 @@ st.markdown(
     "As $t$ goes up, $n - t$ goes down: one of the two is read backwards, which is the flip."
 )
 total = ui.number("Sum of the two dice", "dice_sum", 2, 12, 4, "Which sum to compute (2 to 12); the notes take 4.")
-distribution = dice_sum_distribution()
+distribution = lesson.dice_sum_distribution()
 left, right = st.columns([1, 3])
 left.metric(f"P(sum = {total})", f"{round(36 * float(distribution[total - 2]))}/36")
-right.markdown(dice_arithmetic(total))
-ui.show_figure(dice_figure(distribution, total), "dice_convolution")
-ui.show_code(dice_code(total))
+right.markdown(lesson.dice_arithmetic(total))
+ui.show_figure(lesson.dice_figure(distribution, total), "dice_convolution")
+ui.show_code(lesson.dice_code(total))

@@ -7,25 +7,7 @@ from ui import jobs, runs
 from lenet import INIT_SCHEMES, LeNetConfig, count_parameters
 from lenet.data import DatasetNotFoundError, load_split
 from lenet.lessons import initialisation as init
-from lenet.lessons.parameters import (
-    BLOCKS_TEXT,
-    SAVE_LOAD_TEXT,
-    SHARED_TEXT,
-    gradient_figure,
-    histogram_grid,
-    module_tree,
-    nested_blocks,
-    parameter_table,
-    parameter_treemap,
-    parameter_values,
-    round_trip,
-    save_load_code,
-    shared_code,
-    shared_parameter_demo,
-    state_dict_table,
-    tree_code,
-    tree_text,
-)
+from lenet.lessons import parameters as lesson
 from lenet.training import TrainSettings
 
 ui.setup_page("Parameters")
@@ -40,29 +22,29 @@ except DatasetNotFoundError as e:
 batch = test.images[:256]
 
 st.header("Blocks and parameters")
-st.markdown(BLOCKS_TEXT)
+st.markdown(lesson.BLOCKS_TEXT)
 run = runs.model_picker()
 if run is None:
     st.stop()
 tree_col, map_col = st.columns([3, 2], gap="large")
 with tree_col:
     st.metric("Parameters", f"{count_parameters(run.model):,}")
-    st.code(tree_text(run.model), language="text", wrap_lines=True)
+    st.code(lesson.tree_text(run.model), language="text", wrap_lines=True)
 with map_col:
-    ui.show_figure(parameter_treemap(module_tree(run.model)), "parameter-treemap")
-st.dataframe(parameter_table(run.model), hide_index=True, width="stretch", column_config={
+    ui.show_figure(lesson.parameter_treemap(lesson.module_tree(run.model)), "parameter-treemap")
+st.dataframe(lesson.parameter_table(run.model), hide_index=True, width="stretch", column_config={
     "count": st.column_config.NumberColumn(format="localized"),
     "share": st.column_config.ProgressColumn("share of all", format="percent", min_value=0.0, max_value=1.0),
     "mean": st.column_config.NumberColumn(format="%.4f"), "std": st.column_config.NumberColumn(format="%.4f")})
-ui.show_figure(histogram_grid(parameter_values(run.model), "The values of every parameter tensor"),
+ui.show_figure(lesson.histogram_grid(lesson.parameter_values(run.model), "The values of every parameter tensor"),
                "parameter-histograms")
 with st.expander("A block made of blocks (d2l's nested Sequential)", icon=":material/account_tree:"):
-    nested = nested_blocks()
+    nested = lesson.nested_blocks()
     left, right = st.columns(2)
-    left.code(tree_text(nested), language="text", wrap_lines=True)
-    right.dataframe(parameter_table(nested)[["name", "shape", "count"]], hide_index=True, height=400)
+    left.code(lesson.tree_text(nested), language="text", wrap_lines=True)
+    right.dataframe(lesson.parameter_table(nested)[["name", "shape", "count"]], hide_index=True, height=400)
     st.markdown("The names are paths: `0.block2.0.weight` is the weight of layer 0 of `block2` inside block `0`.")
-ui.show_code(tree_code())
+ui.show_code(lesson.tree_code())
 
 st.header("Initialisation")
 st.markdown(init.INTRO_TEXT)
@@ -72,7 +54,7 @@ classic = LeNetConfig.classic()
 @st.cache_resource
 def init_figures():
     """The same for everyone (fixed seed, the first 256 test images): drawn once per server."""
-    return (histogram_grid(init.scheme_weights(classic), "Weights under each scheme (rows: default, normal, xavier, "
+    return (lesson.histogram_grid(init.scheme_weights(classic), "Weights under each scheme (rows: default, normal, xavier, "
                            "constant)", colors=init.SCHEME_COLORS), init.activation_figure(init.compare_inits(classic, batch)))
 
 
@@ -96,8 +78,8 @@ def init_trainings(settings: TrainSettings) -> init.InitTrainings:
 jobs.scheme_trainings(init_trainings(init.INIT_TRAINING))
 
 st.header("Shared parameters")
-st.markdown(SHARED_TEXT)
-demo = shared_parameter_demo()
+st.markdown(lesson.SHARED_TEXT)
+demo = lesson.shared_parameter_demo()
 a, b, c = st.columns(3)
 a.metric("Named parameters", len(demo.names), help=", ".join(demo.names))
 b.metric("Parameters", f"{demo.count:,}", help="The shared 8 x 8 weight and its 8 biases counted once.")
@@ -106,16 +88,16 @@ c.metric("With two separate layers", f"{demo.count_untied:,}", delta=f"{demo.cou
 st.markdown(f"`named_parameters()`: {', '.join(f'`{n}`' for n in demo.names)} (no `4.weight`: it is `2.weight`).")
 grads = {"from the first use": demo.grad_first, "from the second use": demo.grad_second,
          "their sum": demo.grad_first + demo.grad_second, "net[2].weight.grad": demo.grad}
-ui.show_figure(gradient_figure(grads, "The shared 8 x 8 weight's gradient is the sum of both uses'"), "shared-gradient")
+ui.show_figure(lesson.gradient_figure(grads, "The shared 8 x 8 weight's gradient is the sum of both uses'"), "shared-gradient")
 st.success(f"Largest difference between `.grad` and the sum of the two uses: {demo.largest_difference:.2g}.")
-ui.show_code(shared_code())
+ui.show_code(lesson.shared_code())
 
 st.header("Save and load")
-st.markdown(SAVE_LOAD_TEXT)
+st.markdown(lesson.SAVE_LOAD_TEXT)
 left, right = st.columns([3, 2], gap="large")
-left.dataframe(state_dict_table(run.model), hide_index=True, width="stretch",
+left.dataframe(lesson.state_dict_table(run.model), hide_index=True, width="stretch",
                column_config={"count": st.column_config.NumberColumn(format="localized")})
-trip = ui.checked(round_trip, run.model, run.config, batch)
+trip = ui.checked(lesson.round_trip, run.model, run.config, batch)
 if trip is not None:
     right.metric("Saved", f"{trip.bytes / 1024:,.0f} KB", help=f"{trip.keys} tensors in the state_dict")
     right.metric("Largest difference after loading", f"{trip.max_difference:.2g}",
@@ -124,4 +106,4 @@ if trip is not None:
         right.success("Same predictions on all 256 images after the round trip.")
     else:
         right.error("The rebuilt model predicts differently.")
-ui.show_code(save_load_code(run.config))
+ui.show_code(lesson.save_load_code(run.config))

@@ -22,7 +22,8 @@ import os
 
 import pytest
 
-from lenet.screenshots import CHROMIUM, ROOT, chromium_page, full_length_screenshot, page_paths, screenshot, streamlit_server
+from lenet.environment import read_environment
+from lenet.screenshots import ROOT, chromium_page, full_length_screenshot, page_paths, screenshot, streamlit_server
 
 __all__ = ["ROOT", "app_server", "browser_page", "full_length_screenshot", "page_paths", "screenshot"]
 
@@ -30,8 +31,9 @@ __all__ = ["ROOT", "app_server", "browser_page", "full_length_screenshot", "page
 @pytest.fixture(scope="session")
 def app_server(tmp_path_factory):
     """The app on a free localhost port, saving runs in a temporary folder; yields its base URL."""
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium); browser tests need it")
+    chromium = read_environment().chromium
+    if not os.path.exists(chromium):
+        pytest.skip(f"{chromium} is missing (apt-get install chromium); browser tests need it")
     with streamlit_server(tmp_path_factory.mktemp("runs"), tmp_path_factory.mktemp("server")) as url:
         yield url
 
@@ -39,5 +41,5 @@ def app_server(tmp_path_factory):
 @pytest.fixture(scope="session")
 def browser_page(app_server):
     """A headless Chromium page, 1280x800, whose relative URLs go to the app."""
-    with chromium_page(app_server) as page:
+    with chromium_page(app_server, chromium=read_environment().chromium) as page:
         yield page

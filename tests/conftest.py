@@ -1,4 +1,4 @@
-"""Fixtures shared by the test modules."""
+"""Fixtures shared by the test modules (the helpers they import are in helpers.py and browser.py)."""
 
 import pytest
 import torch
@@ -13,3 +13,10 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture
+def runs_dir(tmp_path, monkeypatch):
+    """A fresh runs folder for the app under test ($LENET_RUNS_DIR), so tests never see each other's runs."""
+    monkeypatch.setenv("LENET_RUNS_DIR", str(tmp_path / "runs"))
+    return tmp_path / "runs"

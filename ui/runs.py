@@ -62,14 +62,19 @@ def runs_manager() -> None:
             except ValueError as e:
                 st.error(str(e))
     uploaded = st.file_uploader("Upload a run file (.zip downloaded from LeNet Lab)", type=["zip"], key="run_upload")
-    if uploaded is not None and st.session_state.get("imported") != uploaded.file_id:
-        try:
-            path = import_run(uploaded.getvalue(), root)
-            st.session_state.imported = uploaded.file_id
-            st.success(f"Imported as {path.name}.")
-            st.rerun()
-        except ValueError as e:
-            st.error(f"That file was refused: {e}")
+    if uploaded is None:
+        return
+    done_id, done_name = st.session_state.get("imported", (None, None))
+    if done_id == uploaded.file_id:  # said after the rerun that lists the new run, for as long as the file stays
+        st.success(f"Imported as {done_name}.")
+        return
+    try:
+        path = import_run(uploaded.getvalue(), root)
+    except ValueError as e:
+        st.error(f"That file was refused: {e}")
+        return
+    st.session_state.imported = (uploaded.file_id, path.name)
+    st.rerun()  # list the new run in the table above
 
 
 UNTRAINED = {UNTRAINED_PREFIX + "classic": "Untrained classic LeNet (random weights)",

@@ -22,7 +22,7 @@ from .runs import (
 from .snapshots import SNAPSHOT_FILE, Timeline
 
 MAX_ZIP_BYTES = 50_000_000  # a classic LeNet run zips to about 250 kB
-MAX_FILE_BYTES = 200_000_000
+MAX_ENTRY_BYTES = 200_000_000  # the most one file of a run zip may unpack to
 
 
 def export_run(run_dir: Path) -> bytes:
@@ -53,15 +53,15 @@ def _read_zip(data: bytes) -> dict[str, bytes]:
                              f"at its top level; this one holds {', '.join(names[:10]) or 'nothing'}.")
         files = {}
         for info in infos:
-            if info.file_size > MAX_FILE_BYTES:
+            if info.file_size > MAX_ENTRY_BYTES:
                 raise ValueError(f"{info.filename} is too large ({info.file_size / 1e6:.0f} MB).")
             try:
                 with zf.open(info) as f:
-                    content = f.read(MAX_FILE_BYTES + 1)
+                    content = f.read(MAX_ENTRY_BYTES + 1)
             except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as e:
                 raise ValueError(f"{info.filename} in the zip cannot be read ({e}).") from None
-            if len(content) > MAX_FILE_BYTES:
-                raise ValueError(f"{info.filename} unpacks to more than {MAX_FILE_BYTES / 1e6:.0f} MB.")
+            if len(content) > MAX_ENTRY_BYTES:
+                raise ValueError(f"{info.filename} unpacks to more than {MAX_ENTRY_BYTES / 1e6:.0f} MB.")
             files[info.filename] = content
     return files
 

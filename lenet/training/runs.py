@@ -19,8 +19,7 @@ from torch import nn
 from ..core.model import LeNetConfig, build_lenet, init_weights
 from ..data.atomic import write_atomic
 from .settings import TrainSettings, preset
-from .snapshots import MAX_FILE_BYTES as MAX_SNAPSHOT_BYTES
-from .snapshots import SNAPSHOT_FILE, Timeline
+from .snapshots import MAX_SNAPSHOT_BYTES, SNAPSHOT_FILE, Timeline
 
 PROJECT_RUNS_DIR = Path(__file__).resolve().parents[2] / "runs"  # the app passes $LENET_RUNS_DIR instead, when set
 RUN_FILES = ("config.json", "metrics.csv", "model.pt")

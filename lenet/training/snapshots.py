@@ -24,7 +24,7 @@ IMAGES = 4  # fixed test images whose feature maps are kept
 MAX_MAP_CHANNELS = 16  # feature maps kept per image: a wide first layer would make big files
 MAX_EPOCH_SNAPSHOTS = 100  # longer runs keep every k-th epoch
 MAX_SNAPSHOTS = 1 + len(FIRST_EPOCH_FRACTIONS) + MAX_EPOCH_SNAPSHOTS + 1
-MAX_FILE_BYTES = 50_000_000  # a 10-epoch classic run keeps about 0.5 MB
+MAX_SNAPSHOT_BYTES = 50_000_000  # a 10-epoch classic run keeps about 0.5 MB
 KEYS = ("image_indices", "labels", "images", "epochs", "train_loss", "train_acc", "filters", "maps")
 
 
@@ -98,9 +98,9 @@ class Timeline:
     @classmethod
     def from_bytes(cls, data: bytes, config: LeNetConfig, where: str = SNAPSHOT_FILE) -> "Timeline":
         """Read a snapshots.pt file back, refusing anything that is not what this config's training would write."""
-        if len(data) > MAX_FILE_BYTES:
+        if len(data) > MAX_SNAPSHOT_BYTES:
             raise ValueError(f"{where} is {len(data) / 1e6:.0f} MB; a snapshot file may be at most "
-                             f"{MAX_FILE_BYTES / 1e6:.0f} MB.")
+                             f"{MAX_SNAPSHOT_BYTES / 1e6:.0f} MB.")
         try:
             saved = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
         except Exception as e:  # torch raises many kinds (UnpicklingError, RuntimeError, EOFError) for a bad file

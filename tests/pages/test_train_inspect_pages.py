@@ -1,0 +1,132 @@
+"""The Train and Inspect pages through Streamlit's AppTest: a tiny real training, Stop, inspection, bad uploads."""
+
+import io
+import pickle
+
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from lenet.training import list_runs, load_run
+from helpers import INSPECT, TRAIN
+
+
+
+pytestmark = pytest.mark.usefixtures("runs_dir")  # every test gets its own runs folder
+
+
+def open_train(preset="modern", subset=2000, epochs=1):
+    at = AppTest.from_file(TRAIN, default_timeout=60).run()
+    at.selectbox(key="preset").set_value(preset).run()
+    at.select_slider(key="subset_slider").set_value(subset)
+    at.number_input(key="set_epochs").set_value(epochs)
+    return at.run()
+
+
+def start(at):
+    next(b for b in at.button if b.label == "Train").click().run()
+    return at.session_state["train_job"]
+
+
+def test_tiny_training_runs_to_the_end_and_is_saved(runs_dir):
+    at = open_train()
+    assert not at.exception
+    job = start(at)
+    try:
+        job.join(120)
+        at.run()
+        assert not at.exception and job.status == "finished", job.error
+        assert any("Finished after 1 epoch" in s.value for s in at.success)
+        curves = at.get("plotly_chart")[0].proto.spec
+        assert '"test accuracy"' in curves.lower() or "test" in curves
+        runs = list_runs(runs_dir)
+        assert len(runs) == 1 and runs.loc[0, "epochs"] == 1
+        assert load_run(runs.loc[0, "path"]).history.loc[0, "test_acc"] > 0.5
+    finally:
+        job.stop()
+
+
+def test_stop_ends_training_and_keeps_finished_epochs(runs_dir):
+    at = open_train(subset=2000, epochs=30)
+    job = start(at)
+    try:
+        while not any(p.kind == "epoch" for p in list(job.points)):
+            assert job.running, job.error
+            job.join(0.05)
+        at.run()
+        next(b for b in at.button if b.label == "Stop").click().run()
+        job.join(60)
+        at.run()
+        assert job.status == "stopped" and not at.exception
+        assert any("Stopped after" in s.value for s in at.success)
+        saved = load_run(list_runs(runs_dir).loc[0, "path"]).history
+        assert 1 <= len(saved) < 30 and len(saved) == len(job.result.history)
+    finally:
+        job.stop()
+
+
+def test_impossible_network_explains_itself_and_disables_training():
+    at = AppTest.from_file(TRAIN, default_timeout=60).run()
+    at.number_input(key="k0").set_value(11)
+    at.number_input(key="p0").set_value(0)
+    at.number_input(key="k1").set_value(11).run()
+    assert not at.exception
+    assert any("cannot be built" in e.value and "conv2" in e.value for e in at.error)
+    assert next(b for b in at.button if b.label == "Train").disabled
+
+
+def trained_run(runs_dir):
+    at = open_train(subset=2000, epochs=1)
+    job = start(at)
+    job.join(120)
+    assert job.status == "finished", job.error
+    return job.run_dir
+
+
+def test_inspect_shows_feature_maps_filters_and_mistakes(runs_dir):
+    run = trained_run(runs_dir)
+    at = AppTest.from_file(INSPECT, default_timeout=60).run()
+    assert not at.exception and at.selectbox[0].value == str(run)
+    titles = [c.proto.spec for c in at.get("plotly_chart")]
+    assert any("conv1: 6 x 28 x 28" in t for t in titles) and any("pool2: 16 x 5 x 5" in t for t in titles)
+    assert any("conv2: 16 x 6 x 5 x 5" in t for t in titles)  # the learned filters
+    assert any("Confusion matrix" in t for t in titles) and any("Most confident mistakes" in t for t in titles)
+    at.radio[0].set_value("mistake").run()
+    assert not at.exception and "test image" in at.get("image")[0].proto.imgs[0].caption
+
+
+def png_bytes(mode="L", size=(60, 60)):
+    """A dark shirt-like block on a light background."""
+    image = Image.new(mode, size, "white")
+    image.paste("black" if mode == "RGB" else 0, (size[0] // 4, size[1] // 4, 3 * size[0] // 4, 3 * size[1] // 4))
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("name, data, mime", [
+    ("notes.png", b"just some text, not a picture", "image/png"),
+    ("evil.png", pickle.dumps({"a": 1}), "image/png"),
+    ("cut.png", png_bytes()[:40], "image/png"),
+])
+def test_inspect_refuses_bad_uploads_with_a_message(name, data, mime):
+    at = AppTest.from_file(INSPECT, default_timeout=60).run()
+    at.radio[0].set_value("upload").run()
+    at.file_uploader[0].set_value((name, data, mime)).run()
+    assert not at.exception
+    assert any("refused" in e.value for e in at.error)
+
+
+def test_inspect_accepts_a_real_picture():
+    at = AppTest.from_file(INSPECT, default_timeout=60).run()
+    at.radio[0].set_value("upload").run()
+    at.file_uploader[0].set_value(("shirt.png", png_bytes("RGB", (300, 200)), "image/png")).run()
+    assert not at.exception and not at.error
+    assert any("converted to 28x28" in i.caption for i in at.get("image")[0].proto.imgs)
+
+
+def test_train_page_refuses_a_malicious_run_upload(runs_dir):
+    at = AppTest.from_file(TRAIN, default_timeout=60).run()
+    at.file_uploader(key="run_upload").set_value(("run.zip", pickle.dumps(print), "application/zip")).run()
+    assert not at.exception and any("refused" in e.value for e in at.error)
+    assert list_runs(runs_dir).empty

@@ -1,0 +1,56 @@
+"""Hosted-app caps: read from the environment or st.secrets, refused clearly when wrong, applied by the Train page."""
+
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from lenet.environment import Limits, read_limits, VARIABLES
+from helpers import TRAIN
+
+
+
+def test_defaults_allow_everything_the_app_offers():
+    assert read_limits({}, {}) == Limits(max_train_images=60_000, max_epochs=50, max_trainings=2)
+
+
+def test_environment_wins_over_secrets():
+    secrets = {"LENET_MAX_EPOCHS": 4, "LENET_MAX_TRAIN_IMAGES": 5000}
+    environ = {"LENET_MAX_EPOCHS": "3", "LENET_MAX_TRAININGS": "1"}
+    assert read_limits(secrets, environ) == Limits(max_train_images=5000, max_epochs=3, max_trainings=1)
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "two", "1.5", "", True])
+def test_bad_values_are_refused_with_the_variable_name(value):
+    with pytest.raises(ValueError, match="LENET_MAX_EPOCHS must be a whole number of at least 1"):
+        read_limits({"LENET_MAX_EPOCHS": value}, {})
+
+
+def test_too_few_training_images_are_refused():
+    with pytest.raises(ValueError, match="LENET_MAX_TRAIN_IMAGES .* at least 1,000"):
+        read_limits({}, {"LENET_MAX_TRAIN_IMAGES": "500"})
+
+
+def test_every_cap_has_a_variable():
+    assert set(VARIABLES) == set(Limits.__dataclass_fields__)
+
+
+def test_train_page_applies_caps_from_secrets(monkeypatch):
+    for name in VARIABLES.values():
+        monkeypatch.delenv(name, raising=False)
+    at = AppTest.from_file(TRAIN, default_timeout=60)
+    at.secrets["LENET_MAX_TRAIN_IMAGES"] = 8000
+    at.secrets["LENET_MAX_EPOCHS"] = 3
+    at.run()
+    assert not at.exception
+    assert at.select_slider(key="subset_slider").options == ["1000", "2000", "5000", "8000"]
+    assert at.select_slider(key="subset_slider").value == 8000  # the classic recipe's 60,000, capped
+    epochs = at.number_input(key="set_epochs")
+    assert epochs.value == 3 and epochs.max == 3  # the classic recipe's 10 epochs, capped
+    assert any("at most 8,000 images for at most 3 epochs" in c.value for c in at.caption)
+
+
+def test_a_wrong_cap_is_explained_on_the_page(monkeypatch):
+    monkeypatch.setenv("LENET_MAX_EPOCHS", "lots")
+    at = AppTest.from_file(TRAIN, default_timeout=60).run()
+    assert not at.exception
+    assert any("LENET_MAX_EPOCHS must be a whole number" in e.value for e in at.error)
