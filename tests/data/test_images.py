@@ -2,7 +2,6 @@
 
 import io
 import pickle
-import time
 import zipfile
 
 import numpy as np
@@ -112,16 +111,15 @@ def test_animated_png_gives_its_first_frame():
 
 
 def test_huge_images_are_refused_before_decoding(monkeypatch):
+    """Refused from the header alone: no pixel is decoded, however many the header claims."""
     def no_decoding(*args):
         raise AssertionError("pixels were decoded")
     monkeypatch.setattr(Image.Image, "load", no_decoding)
     monkeypatch.setattr(images_module.Image.Image, "load", no_decoding)
     for width, height, words in [(6000, 6000, "6000 x 6000 pixels"), (20000, 20000, "too large"),
                                  (100000, 100000, "too large")]:
-        start = time.perf_counter()
         with pytest.raises(ValueError, match=words):
             load_uploaded_image(png_header_only(width, height))
-        assert time.perf_counter() - start < 0.5
 
 
 def test_too_many_bytes_are_refused():

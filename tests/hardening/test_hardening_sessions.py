@@ -105,6 +105,7 @@ def visit(role, i: int, start: threading.Barrier, report: dict) -> None:
         start.abort()
 
 
+@pytest.mark.time_limit
 def test_many_concurrent_sessions_each_see_their_own_training(runs_dir):
     registry = ui_jobs.registry()  # the server's one registry, shared by every session
     roles = [trainer] * TRAINERS + [inspector] * INSPECTORS + [reader] * READERS
