@@ -1,6 +1,10 @@
 """Run folders: atomic save, reload, listing, renaming, deleting, and zip export/import that refuses bad files."""
 
+import builtins
 import json
+import pathlib
+from collections import Counter
+from unittest import mock
 
 import pandas as pd
 import pytest
@@ -17,12 +21,14 @@ from lenet import (
     load_model,
     load_run,
     new_run_dir,
+    open_run,
     rename_run,
     save_run,
 )
 from lenet.environment import read_environment
-from lenet.training import run_zips, runs
+from lenet.training import run_zips, runs, untrained_run
 from helpers import HISTORY, zip_of
+
 
 def make_run(root, name="tiny", config=None, seed=0):
     config = config or LeNetConfig.modern()
@@ -176,3 +182,44 @@ def test_import_refuses_non_zips_and_oversized_files(tmp_path, monkeypatch):
     monkeypatch.setattr(run_zips, "MAX_ZIP_BYTES", 100)
     with pytest.raises(ValueError, match="at most"):
         import_run(data, tmp_path / "b")
+
+
+def files_read(work) -> Counter:
+    """How often work() opens each file, by name (through open() or a Path method)."""
+    seen, real_open, real_path_open = Counter(), builtins.open, pathlib.Path.open
+
+    def counting_open(file, *args, **kwargs):
+        seen[pathlib.Path(file).name] += 1
+        return real_open(file, *args, **kwargs)
+
+    def counting_path_open(self, *args, **kwargs):
+        seen[self.name] += 1
+        return real_path_open(self, *args, **kwargs)
+
+    with mock.patch.object(builtins, "open", counting_open), mock.patch.object(pathlib.Path, "open", counting_path_open):
+        work()
+    return seen
+
+
+def test_opening_a_run_reads_each_of_its_files_once(tmp_path):
+    run_dir, model = make_run(tmp_path)
+    (run_dir / runs.SNAPSHOT_FILE).write_bytes(b"not a snapshot file")
+    opened = []
+    seen = files_read(lambda: opened.append(open_run(run_dir)))
+    assert {name: seen[name] for name in (*runs.RUN_FILES, runs.SNAPSHOT_FILE)} == dict.fromkeys(
+        (*runs.RUN_FILES, runs.SNAPSHOT_FILE), 1)
+    run = opened[0]
+    assert run.trained and run.source == str(run_dir) and run.name == "tiny" and run.config == LeNetConfig.modern()
+    assert run.history.equals(load_run(run_dir).history) and run.settings == TrainSettings(epochs=2)
+    assert all(torch.equal(a, b) for a, b in zip(run.model.state_dict().values(), model.state_dict().values()))
+    assert run.timeline is None and runs.SNAPSHOT_FILE in run.timeline_error  # damaged snapshots: the model still opens
+    assert files_read(lambda: load_model(run_dir))["model.pt"] == 1
+
+
+
+def test_an_untrained_preset_opens_like_a_run():
+    run = untrained_run("classic")
+    assert not run.trained and run.config == LeNetConfig.classic() and run.history.empty and run.timeline is None
+    assert sum(p.numel() for p in run.model.parameters()) == 61_706 and not run.model.training
+    with pytest.raises(ValueError, match="preset"):
+        untrained_run("tiny")
