@@ -76,7 +76,7 @@ def textbook_images_per_s(batches: int, device: torch.device, batch_size: int = 
 
 
 def engine_images_per_s(config: LeNetConfig, settings: TrainSettings, batches: int) -> float:
-    """Our loop (lenet.train.train itself) over `batches` batches; evaluation is not timed."""
+    """Our loop (lenet.training.train itself) over `batches` batches; evaluation is not timed."""
     settings = settings.replace(subset=batches * settings.batch_size, epochs=1, test_subset=1000,
                                 progress_every=10**9)
     return train(config, settings).images_per_s

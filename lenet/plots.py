@@ -246,7 +246,7 @@ def training_curves(history, epochs: int | None = None, title: str = "Training",
                     marker: float | None = None) -> go.Figure:
     """Train loss, train accuracy and test accuracy against (possibly fractional) epochs, like d2l's Animator.
 
-    history: a run's history DataFrame, or a list of dicts or dataclasses (e.g. lenet.train's Progress
+    history: a run's history DataFrame, or a list of dicts or dataclasses (e.g. lenet.training's Progress
     reports) with `epoch` and any of train_loss, train_acc, test_acc; missing values (no test accuracy
     within an epoch) are skipped. marker: an epoch to mark with a vertical line (e.g. a snapshot's).
     """

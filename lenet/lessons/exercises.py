@@ -2,7 +2,7 @@
 (the pages keep their settings in the URL), and what the app shows as the answer.
 
 Numbers in the answers come from the app's own functions (tests recompute them) or, for trainings, from real
-runs with lenet.train on all 60,000 Fashion-MNIST training images (seed 0; another seed or device moves them
+runs with lenet.training.train on all 60,000 Fashion-MNIST training images (seed 0; another seed or device moves them
 by about a point).
 """
 

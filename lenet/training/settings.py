@@ -39,7 +39,7 @@ class TrainSettings:
     augment: bool = False  # random horizontal flips and shifts of up to 2 pixels
     channels_last: bool = True  # NHWC activations: faster convolutions on CPU for the classic model
     amp: bool = False  # CUDA only: autocast to bfloat16 (float16 with loss scaling where bf16 is missing)
-    snapshots: bool = True  # keep the first layer's filters and feature maps as training goes (lenet.snapshots)
+    snapshots: bool = True  # keep the first layer's filters and feature maps as training goes (lenet.training.snapshots)
 
     def __post_init__(self) -> None:
         choices = {"dataset": tuple(DATASETS), "optimizer": OPTIMIZERS, "schedule": SCHEDULES,

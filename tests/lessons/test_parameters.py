@@ -1,4 +1,4 @@
-"""lenet.parameters and lenet.parameter_figures: module trees, parameter tables, init schemes, shared weights,
+"""lenet.lessons.parameters and lenet.lessons.initialisation: module trees, parameter tables, init schemes, shared weights,
 save and load, with torch as the oracle."""
 
 import math
