@@ -204,6 +204,9 @@ def load_timeline(run_dir: Path) -> Timeline | None:
     return _timeline_of(run_dir, config)
 
 
+UNTRAINED_PREFIX = "untrained:"  # an OpenedRun's source for a fresh preset model: "untrained:classic"
+
+
 @dataclass
 class OpenedRun:
     """Everything the pages show of one model: what it is, how it was trained and went, its weights, its timeline.
@@ -225,8 +228,6 @@ class OpenedRun:
     def trained(self) -> bool:
         return not self.source.startswith(UNTRAINED_PREFIX)
 
-
-UNTRAINED_PREFIX = "untrained:"
 
 
 def open_run(run_dir: Path) -> OpenedRun:
