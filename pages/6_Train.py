@@ -34,7 +34,9 @@ def running() -> bool:
 
 
 name_col, button_col = st.columns([3, 1], vertical_alignment="bottom")
-name = name_col.text_input("Run name", value="", placeholder="optional, e.g. classic-lr0.9", max_chars=60)
+with name_col:
+    name = ui.text("Run name", "name", "", "Names the run's folder; empty: the date and time.", placeholder="optional, e.g. classic-lr0.9",
+                   max_chars=60)
 if button_col.button("Train", type="primary", disabled=bool(config_error) or running(), icon=":material/play_arrow:",
                      width="stretch"):
     try:

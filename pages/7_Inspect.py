@@ -32,7 +32,7 @@ except DatasetNotFoundError as e:
 HOW_LABELS = {"index": "by index", "class": "by class", "random": "random", "mistake": "a mistake", "upload": "upload"}
 image_col, probs_col = st.columns([1, 2], gap="large")
 with image_col:
-    how = st.radio("Image", [*PICK_HOWS, "upload"], format_func=HOW_LABELS.get, horizontal=True)
+    how = ui.choice("Image", "how", [*PICK_HOWS, "upload"], "Which image to run through the model.", format_func=HOW_LABELS.get)
     label = None
     if how == "upload":
         uploaded = st.file_uploader("A PNG or JPEG picture", type=["png", "jpg", "jpeg"])
@@ -46,14 +46,13 @@ with image_col:
             st.stop()
         st.image(shown, caption="converted to 28x28, like the dataset", width=224)
     else:
-        index = st.number_input("test image", 0, len(test) - 1, 0, disabled=how != "index")
-        cls = st.selectbox("class", range(len(test.classes)), format_func=lambda i: test.classes[i],
-                           disabled=how != "class")
-        seed = st.number_input("draw", 0, 10_000, 0, help="Another number draws another image.",
-                               disabled=how in ("index",))
+        index = ui.number("test image", "image", 0, len(test) - 1, 0, f"Which test image (0 to {len(test) - 1:,}).",
+                          disabled=how != "index")
+        cls = ui.select("class", "class", test.classes, "Which class to draw an image of.", disabled=how != "class")
+        seed = ui.number("draw", "draw", 0, 10_000, 0, "Another number draws another image.", disabled=how == "index")
         try:
             evaluation = runs.evaluation_of(run) if how == "mistake" else None
-            i = pick_image(test, how, index=int(index), label=int(cls), seed=int(seed), evaluation=evaluation)
+            i = pick_image(test, how, index=index, label=test.classes.index(cls), seed=seed, evaluation=evaluation)
         except ValueError as e:
             st.warning(str(e))
             st.stop()
@@ -64,7 +63,7 @@ with probs_col:
 
 st.subheader("Feature maps, layer by layer")
 kinds = {"conv": "convolution", "act": "activation", "pool": "pooling", "bn": "batch norm"}
-shown_kinds = st.multiselect("Show", list(kinds), default=["conv", "pool"], format_func=kinds.get)
+shown_kinds = ui.several("Show", "show", list(kinds), ["conv", "pool"], "Which layers' outputs to draw.", format_func=kinds.get)
 for name, fmap in feature_maps(run.model, image).items():
     if name.rstrip("0123456789") in shown_kinds:
         ui.show_figure(image_grid(fmap, f"{name}: {' x '.join(map(str, fmap.shape))}"), f"feature-maps-{name}")

@@ -42,9 +42,9 @@ def test_train_page_applies_caps_from_secrets(monkeypatch):
     at.secrets["LENET_MAX_EPOCHS"] = 3
     at.run()
     assert not at.exception
-    assert at.select_slider(key="subset_slider").options == ["1000", "2000", "5000", "8000"]
-    assert at.select_slider(key="subset_slider").value == 8000  # the classic recipe's 60,000, capped
-    epochs = at.number_input(key="set_epochs")
+    assert at.select_slider(key="images").options == ["1000", "2000", "5000", "8000"]
+    assert at.select_slider(key="images").value == 8000  # the classic recipe's 60,000, capped
+    epochs = at.number_input(key="epochs")
     assert epochs.value == 3 and epochs.max == 3  # the classic recipe's 10 epochs, capped
     assert any("at most 8,000 images for at most 3 epochs" in c.value for c in at.caption)
 

@@ -1,13 +1,12 @@
 """Streamlit helpers that every page shares (kept out of pages/, where every .py file is a page).
 
-Settings live in the URL: the widget helpers below bind each widget to the query parameter named
-by its key (Streamlit's bind="query-params"), so a bookmarked or shared URL restores the view.
-Out-of-range or malformed values in a URL are ignored by Streamlit and the default is used.
+Settings live in the URL and in the session: the widget helpers below keep each widget's value under
+the query parameter named by its key (ui.page_state), so a bookmarked or shared URL restores the view
+and a visit to another page does not lose it. A malformed value in a URL gives the default.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any, Callable, Sequence
 
 import plotly.graph_objects as go
@@ -16,8 +15,8 @@ import torch
 from streamlit.errors import StreamlitPageNotFoundError
 
 from lenet.environment import Environment, read_environment
+from ui import page_state
 
-URL = "query-params"
 # Thousands separators for the count columns of layer_table and parameter_comparison.
 COUNT_COLUMNS = {
     name: st.column_config.NumberColumn(format="localized")
@@ -58,6 +57,7 @@ def setup_page(title: str) -> None:
     """Page config and the sidebar's map of pages; call first on every page (title as in PAGES)."""
     icon = next((icon for _, label, icon, _ in PAGES if label == title), ":material/neurology:")
     st.set_page_config(page_title=f"{title} · LeNet Lab", page_icon=icon, layout="wide")
+    page_state.open_page(title)
     # Every session of the server shares torch's threads. Two threads on 2 busy cores trained ~10x slower
     # than one in our measurements (docs/benchmark.md), so the app uses one unless told otherwise.
     threads = environment().torch_threads
@@ -73,34 +73,47 @@ def setup_page(title: str) -> None:
         st.caption("Follows the convolutional-networks chapter of *Dive into Deep Learning*.")
 
 
-def _url_number_is_infinite(key: str) -> bool:
-    try:
-        return math.isinf(float(st.query_params.get(key, "0")))
-    except ValueError:
-        return False
+def bound(draw: Callable[..., Any], key: str, default: Any, coerce: page_state.Coerce, **kwargs) -> Any:
+    """draw(key=key, **kwargs), a Streamlit widget whose value the URL and this session keep (ui.page_state)."""
+    page_state.restore(key, default, coerce)
+    value = draw(key=key, **kwargs)
+    page_state.keep(key, value, default)
+    return value
 
 
-def number(label: str, key: str, min_value: int, max_value: int, default: int, help: str) -> int:
+def number(label: str, key: str, min_value: int, max_value: int, default: int, help: str, **kwargs) -> int:
     """A whole-number input kept in the URL under `key`."""
-    if _url_number_is_infinite(key):  # Streamlit 1.67 crashes on ?key=inf (int(inf)): ignore it like other bad values
-        del st.query_params[key]
-        return st.number_input(label, min_value, max_value, default, step=1, key=key, help=help)
-    return st.number_input(label, min_value, max_value, default, step=1, key=key, help=help, bind=URL)
+    return bound(st.number_input, key, default, page_state.whole_number(min_value, max_value),
+                 label=label, min_value=min_value, max_value=max_value, step=1, help=help, **kwargs)
 
 
 def real(label: str, key: str, min_value: float, max_value: float, default: float, help: str) -> float:
-    """A decimal-number input (three decimals) kept in the URL under `key`."""
-    return st.number_input(label, min_value, max_value, default, key=key, help=help, format="%.3f", bind=URL)
+    """A decimal-number input kept in the URL under `key`; its buttons step by 0.001, typed values keep their digits."""
+    return bound(st.number_input, key, default, page_state.real_number(min_value, max_value),
+                 label=label, min_value=min_value, max_value=max_value, step=0.001, format="%g", help=help)
 
 
-def choice(label: str, key: str, options: Sequence[str], help: str) -> str:
+def choice(label: str, key: str, options: Sequence[str], help: str, **kwargs) -> str:
     """A horizontal radio kept in the URL under `key`; the first option is the default."""
-    return st.radio(label, options, key=key, help=help, horizontal=True, bind=URL)
+    return bound(st.radio, key, options[0], page_state.one_of(options), label=label, options=options, help=help,
+                 horizontal=True, **kwargs)
 
 
-def text(label: str, key: str, default: str, help: str) -> str:
+def select(label: str, key: str, options: Sequence[str], help: str, **kwargs) -> str:
+    """A drop-down kept in the URL under `key`; the first option is the default."""
+    return bound(st.selectbox, key, options[0], page_state.one_of(options), label=label, options=options, help=help,
+                 **kwargs)
+
+
+def several(label: str, key: str, options: Sequence[str], default: list[str], help: str, **kwargs) -> list[str]:
+    """A multiselect kept in the URL under `key`, as a comma-separated list."""
+    return bound(st.multiselect, key, default, page_state.some_of(options), label=label, options=options, help=help,
+                 **kwargs)
+
+
+def text(label: str, key: str, default: str, help: str, **kwargs) -> str:
     """A one-line text input kept in the URL under `key`."""
-    return st.text_input(label, default, key=key, help=help, bind=URL)
+    return bound(st.text_input, key, default, page_state.short_text, label=label, help=help, **kwargs)
 
 
 def step_slider(label: str, key: str, total: int, help: str) -> int:
@@ -108,18 +121,16 @@ def step_slider(label: str, key: str, total: int, help: str) -> int:
     if total == 1:
         st.caption("There is only one window position.")
         return 1
-    return st.slider(label, 1, total, 1, key=key, help=help, bind=URL)
+    return bound(st.slider, key, 1, page_state.whole_number(1, total), label=label, min_value=1, max_value=total,
+                 help=help)
 
 
 def presets(examples: dict[str, dict[str, Any]], label: str = "Examples") -> None:
     """One button per example; a click sets those widgets (and so the URL) at once."""
-    def apply(values: dict[str, Any]) -> None:
-        st.session_state.update(values)
-
     st.caption(label)
     with st.container(horizontal=True):
         for name, values in examples.items():
-            st.button(name, on_click=apply, args=(values,))
+            st.button(name, on_click=page_state.remember, args=(values,))
 
 
 def png_config(filename: str) -> dict:

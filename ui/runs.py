@@ -23,6 +23,7 @@ from lenet.training import (
 from lenet.training.runs import UNTRAINED_PREFIX
 
 import ui
+from ui import page_state
 
 def runs_manager() -> None:
     """The saved runs: a table to pick from, their curves overlaid, and rename, delete, download, upload."""
@@ -98,15 +99,31 @@ def _evaluation(source: str, stamp: float, data_dir: Path | None) -> Evaluation:
     return evaluate(run.model, load_split(run.settings.dataset, train=False, data_dir=data_dir))
 
 
+def _first_that_opens(sources: list[str], options: list[str]) -> str:
+    """The option of the newest run whose model opens (an untrained preset always does): the page's default."""
+    for source, option in zip(sources, options):
+        try:
+            _opened(source, _stamp(source))
+            return option
+        except ValueError:
+            continue
+    return options[-len(UNTRAINED)]
+
+
 def model_picker() -> OpenedRun | None:
     """Choose a saved run or an untrained preset; returns it opened (config, settings, history, model, timeline),
     or None after saying why it cannot be opened."""
     runs = list_runs(ui.environment().runs_dir)
     runs = runs[~runs["status"].str.startswith("broken")]
-    options = {**{row.path: f"{row.name} · {row.epochs} epoch(s) · test acc {row.test_acc:.3f}"
+    paths = {Path(row.path).name: row.path for row in runs.itertuples()}  # the URL names a run by its folder
+    options = {**{Path(row.path).name: f"{row.name} · {row.epochs} epoch(s) · test acc {row.test_acc:.3f}"
                   for row in runs.itertuples()}, **UNTRAINED}
-    source = st.selectbox("Model", list(options), format_func=options.get,
+    page_state.restore("model", _first_that_opens([paths.get(o, o) for o in options], list(options)),
+                       page_state.one_of(list(options)))
+    chosen = st.selectbox("Model", list(options), format_func=options.get, key="model",
                           help="A saved run from the Train page, or a fresh model to compare with.")
+    page_state.keep("model", chosen, default=None)  # always in the URL: the newest run, the default, changes
+    source = paths.get(chosen, chosen)
     try:
         return _opened(source, _stamp(source))
     except ValueError as e:

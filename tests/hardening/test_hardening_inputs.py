@@ -334,7 +334,7 @@ def test_train_page_refuses_networks_too_big_for_memory_with_the_estimate(runs_d
     assert any("cannot be built" in e.value and "GB" in e.value for e in at.error)
     assert next(b for b in at.button if b.label == "Train").disabled
     at.text_input(key="hidden").set_value("16")  # builds, but batches of 1024 images would need about 26 GB
-    at.selectbox(key="set_batch_size").set_value(1024).run()
+    at.selectbox(key="batch").set_value(1024).run()
     next(b for b in at.button if b.label == "Train").click().run()
     job = at.session_state["train_job"]
     job.join(30)

@@ -56,8 +56,8 @@ def open_sessions(sessions: int) -> dict:
         if i == 0:
             train = session[TRAIN]
             train.selectbox(key="preset").set_value("modern").run()
-            train.select_slider(key="subset_slider").set_value(1000)
-            train.number_input(key="set_epochs").set_value(1)
+            train.select_slider(key="images").set_value(1000)
+            train.number_input(key="epochs").set_value(1)
             next(b for b in train.run().button if b.label == "Train").click().run()
             job = train.session_state["train_job"]
             job.join(300)

@@ -18,8 +18,8 @@ pytestmark = pytest.mark.usefixtures("runs_dir")  # every test gets its own runs
 def open_train(preset="modern", subset=2000, epochs=1):
     at = AppTest.from_file(TRAIN, default_timeout=60).run()
     at.selectbox(key="preset").set_value(preset).run()
-    at.select_slider(key="subset_slider").set_value(subset)
-    at.number_input(key="set_epochs").set_value(epochs)
+    at.select_slider(key="images").set_value(subset)
+    at.number_input(key="epochs").set_value(epochs)
     return at.run()
 
 
@@ -86,7 +86,7 @@ def trained_run(runs_dir):
 def test_inspect_shows_feature_maps_filters_and_mistakes(runs_dir):
     run = trained_run(runs_dir)
     at = AppTest.from_file(INSPECT, default_timeout=60).run()
-    assert not at.exception and at.selectbox[0].value == str(run)
+    assert not at.exception and at.selectbox[0].value == run.name
     titles = [c.proto.spec for c in at.get("plotly_chart")]
     assert any("conv1: 6 x 28 x 28" in t for t in titles) and any("pool2: 16 x 5 x 5" in t for t in titles)
     assert any("conv2: 16 x 6 x 5 x 5" in t for t in titles)  # the learned filters

@@ -224,10 +224,10 @@ def test_inspect_without_snapshots_says_so(runs_dir):
 
 def test_train_page_keeps_snapshots_unless_unticked():
     at = AppTest.from_file(TRAIN, default_timeout=60).run()
-    box = at.checkbox(key="set_snapshots")
+    box = at.checkbox(key="snapshots")
     assert box.value is True
     box.uncheck().run()
-    assert at.session_state["set_snapshots"] is False and not at.exception
+    assert at.session_state["snapshots"] is False and not at.exception
 
 
 def test_snapshot_bench_compares_runs_without_and_with(capsys):
