@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from .core.model import ACTIVATIONS, INIT_SCHEMES, count_parameters, plan_layers
-from .data import DATASETS, DatasetNotFoundError
+from .data import DATASETS
 from .environment import read_environment
 from .training import (
     DEVICES,
@@ -29,6 +29,7 @@ from .training import (
     preset,
     train,
 )
+from .training.folders import RunDirInUseError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -41,6 +42,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="classic: d2l's sigmoid LeNet, SGD lr 0.9, 10 epochs; modern: ReLU, max pooling, "
                         "batch norm, 2 epochs of one-cycle SGD (default: classic)")
     p.add_argument("--dataset", choices=tuple(DATASETS), help="which images to train on")
+    p.add_argument("--download", action="store_true",
+                   help="let torchvision download the dataset when it is not installed (needs the internet)")
     p.add_argument("--epochs", type=int, help="passes over the training images")
     p.add_argument("--batch-size", type=int, help="images per gradient step")
     p.add_argument("--lr", type=float, help="learning rate (the peak rate for onecycle)")
@@ -80,7 +83,7 @@ def _parser() -> argparse.ArgumentParser:
                                                 "a machine whose cores are busy with other work)")
     p.add_argument("--out", type=Path, metavar="RUN_DIR",
                    help="save the run folder (config.json, metrics.csv, model.pt, snapshots.pt) here after every epoch; "
-                        "it must not exist yet or be empty")
+                        "it must not exist yet or be empty, and no other training may write it")
     return p
 
 
@@ -107,7 +110,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser = _parser()
     args = vars(parser.parse_args(argv))
     config, settings = preset(args.pop("preset"))
-    out, threads = args.pop("out"), args.pop("threads")
+    out, threads, download = args.pop("out"), args.pop("threads"), args.pop("download")
     model_flags = {k.removeprefix("model_"): args.pop(k) for k in list(args) if k.startswith("model_")}
     given = {k: v for k, v in args.items() if v is not None}
     try:
@@ -128,8 +131,10 @@ def main(argv: list[str] | None = None) -> dict:
     signal.signal(signal.SIGINT, lambda *_: stop.set())  # Ctrl-C: finish the current batch, keep finished epochs
     try:
         result = train(config, settings, _print_progress, stop, out, environment.data_dir,
-                       environment.max_training_bytes)
-    except (ValueError, DatasetNotFoundError) as e:  # e.g. a model that does not fit the images, or no data
+                       environment.max_training_bytes, download)
+    except RunDirInUseError as e:  # another training claimed --out first
+        parser.exit(2, f"{parser.prog}: error: --out {e}\n")
+    except (ValueError, OSError) as e:  # a model that does not fit the images, no data, --out taken or read-only
         parser.exit(2, f"{parser.prog}: error: {e}\n")
     last = result.history.iloc[-1] if len(result.history) else {}
     summary = {
@@ -137,9 +142,11 @@ def main(argv: list[str] | None = None) -> dict:
         "images_per_s": result.images_per_s, "seconds": time.perf_counter() - start,
         "epochs": len(result.history), "stopped": result.stopped, "device": result.device,
         "parameters": count_parameters(result.model), "run_dir": str(out) if out is not None else None,
-        "peak_rss_mb": peak_memory_mb(),
+        "peak_rss_mb": peak_memory_mb(), "save_error": result.save_error,
     }
     print(json.dumps({k: float(v) if hasattr(v, "item") else v for k, v in summary.items()}))
+    if result.save_error:  # the epochs trained are in the JSON line; the run folder stopped at the last one saved
+        parser.exit(1, f"{parser.prog}: error: {result.save_error}\n")
     return summary
 
 

@@ -44,6 +44,8 @@ if button_col.button("Train", type="primary", disabled=bool(config_error) or run
         st.session_state.train_job = jobs.registry().submit(config, settings, run_dir)
     except TrainingCapacityError as e:
         st.warning(str(e))
+    except OSError as e:  # the runs folder is full or read-only
+        st.error(str(e))
 
 
 def live_training() -> None:

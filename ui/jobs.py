@@ -49,7 +49,9 @@ def show_progress(job: TrainingJob) -> None:
     else:
         st.progress(min(p.fraction, 1.0), text=text)
         result = job.result
-        if result is not None and len(result.history):
+        if result is not None and result.save_error:
+            st.error(result.save_error)
+        elif result is not None and len(result.history):
             last = result.history.iloc[-1]
             verb = "Stopped" if result.stopped else "Finished"
             st.success(f"{verb} after {len(result.history)} epoch(s): test accuracy {last.test_acc:.3f}, "

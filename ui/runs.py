@@ -60,7 +60,7 @@ def runs_manager() -> None:
                 if delete:
                     delete_run(row["path"])
                     st.rerun()
-            except ValueError as e:
+            except (ValueError, OSError) as e:  # OSError: the runs folder is full or read-only
                 st.error(str(e))
     uploaded = st.file_uploader("Upload a run file (.zip downloaded from LeNet Lab)", type=["zip"], key="run_upload")
     if uploaded is None:
@@ -73,6 +73,9 @@ def runs_manager() -> None:
         path = import_run(uploaded.getvalue(), root)
     except ValueError as e:
         st.error(f"That file was refused: {e}")
+        return
+    except OSError as e:  # a good run, but the runs folder is full or read-only
+        st.error(f"That run could not be saved: {e}")
         return
     st.session_state.imported = (uploaded.file_id, path.name)
     st.rerun()  # list the new run in the table above

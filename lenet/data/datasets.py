@@ -29,12 +29,13 @@ CLASS_NAMES = {
 }
 FIX_COMMAND = {
     "fashion-mnist": "sudo apt-get install dataset-fashion-mnist",
-    "mnist": "put the MNIST idx files in data/MNIST/raw/ (or connect to the internet once)",
+    "mnist": "put the MNIST idx files in data/MNIST/raw/, or download them once with "
+             "python -m lenet.train --dataset mnist --download (needs the internet)",
 }
 
 
 class DatasetNotFoundError(FileNotFoundError):
-    """Raised when a dataset is in none of the places we look and cannot be downloaded."""
+    """Raised when a dataset is in none of the places we look (and was not, or could not be, downloaded)."""
 
 
 @dataclass(frozen=True)
@@ -99,11 +100,12 @@ def _torchvision_root(name: str, cache: Path, data_dir: Path | None = None) -> t
     return None
 
 
-def load_split(name: str = "fashion-mnist", train: bool = True, download: bool = True,
+def load_split(name: str = "fashion-mnist", train: bool = True, download: bool = False,
                data_dir: Path | None = None) -> Split:
     """One split of Fashion-MNIST or MNIST as uint8 tensors, read once per process.
 
-    data_dir is looked in first. Raises DatasetNotFoundError listing where it looked and how to fix it.
+    data_dir is looked in first. Only with download=True does torchvision fetch a missing dataset from the
+    internet (the app never asks). Raises DatasetNotFoundError listing where it looked and how to fix it.
     """
     if name not in DATASETS:
         raise ValueError(f"dataset must be one of {sorted(DATASETS)}, not {name!r}.")
@@ -122,10 +124,8 @@ def _load_split(name: str, train: bool, download: bool, data_dir: Path | None) -
             found = None
     if found is None:
         looked = "\n".join(f"  - {d}" for d in candidate_dirs(name, data_dir))
-        raise DatasetNotFoundError(
-            f"{name} was not found. Looked in:\n{looked}\nand torchvision could not download it.\n"
-            f"Fix: {FIX_COMMAND[name]}"
-        )
+        tried = "torchvision could not download it" if download else "no download was tried"
+        raise DatasetNotFoundError(f"{name} was not found. Looked in:\n{looked}\nand {tried}.\nFix: {FIX_COMMAND[name]}")
     root, source = found
     images, labels = _read_tensors(name, train, root)
     return Split(name, train, images, labels, CLASS_NAMES[name], source)
@@ -139,7 +139,7 @@ def _read_tensors(name: str, train: bool, root: Path) -> tuple[torch.Tensor, tor
     cached = PROJECT_DATA_DIR / "tensors" / f"{name}-{'train' if train else 'test'}.pt"
     try:
         saved = torch.load(cached, weights_only=True)
-        if saved["stamp"] == stamp and _looks_like_split(saved["images"], saved["labels"]):
+        if saved["stamp"] == stamp and _looks_like_split(saved["images"], saved["labels"], name, stamp):
             return saved["images"], saved["labels"]
     except Exception:  # missing, damaged or from other files: read the IDX files again
         pass
@@ -154,9 +154,16 @@ def _read_tensors(name: str, train: bool, root: Path) -> tuple[torch.Tensor, tor
     return ds.data, ds.targets
 
 
-def _looks_like_split(images, labels) -> bool:
-    return (isinstance(images, torch.Tensor) and isinstance(labels, torch.Tensor) and images.dtype == torch.uint8
-            and images.ndim == 3 and labels.dtype == torch.int64 and labels.shape == images.shape[:1])
+def _looks_like_split(images, labels, name: str, stamp: list) -> bool:
+    """Whether a tensor copy could be what its IDX files hold: as many 28x28 uint8 images and int64 labels as the
+    files' sizes say (16- and 8-byte headers), every label one of the dataset's classes."""
+    if not (isinstance(images, torch.Tensor) and isinstance(labels, torch.Tensor) and images.dtype == torch.uint8
+            and labels.dtype == torch.int64 and images.ndim == 3 and tuple(images.shape[1:]) == (28, 28)):
+        return False
+    (_, images_bytes, _), (_, labels_bytes, _) = stamp
+    n = labels_bytes - 8
+    return (labels.shape == (n,) and images.shape[0] == n and images_bytes == 16 + n * 28 * 28
+            and (n == 0 or 0 <= int(labels.min()) <= int(labels.max()) < len(CLASS_NAMES[name])))
 
 
 def to_batch(images: torch.Tensor) -> torch.Tensor:
@@ -192,6 +199,6 @@ def available_datasets(data_dir: Path | None = None) -> list[str]:
 
 def torchvision_dataset(name: str = "fashion-mnist", train: bool = True, transform=None, data_dir: Path | None = None):
     """torchvision's own dataset object over the same files as load_split (the textbook loop in lenet.bench)."""
-    load_split(name, train, data_dir=data_dir)  # finds the files, or raises DatasetNotFoundError
+    load_split(name, train, data_dir=data_dir)  # finds the files (no download), or raises DatasetNotFoundError
     root, _ = _torchvision_root(name, PROJECT_DATA_DIR, data_dir) or (PROJECT_DATA_DIR, "downloaded")
     return _dataset_class(name)(str(root), train=train, transform=transform, download=False)

@@ -26,6 +26,7 @@ from ..core.model import (
 )
 from ..data import load_split
 from .devices import pick_device, synchronize
+from .folders import claim_run_dir, release_run_dir
 from .runs import save_run
 from .settings import HISTORY_COLUMNS, TrainSettings
 from .snapshots import Timeline, first_epoch_batches, snapshot_epochs
@@ -67,6 +68,7 @@ class TrainResult:
     run_dir: Path | None
     seconds: float = 0.0  # the whole call: data to device, model, training, evaluation, saving
     timeline: Timeline | None = None  # the snapshots, when settings.snapshots
+    save_error: str | None = None  # why the run folder could not be written (the training stopped there)
 
     @property
     def images_per_s(self) -> float:
@@ -163,18 +165,31 @@ def _step(loss: torch.Tensor, opt, sched, scaler) -> None:
 
 def train(config: LeNetConfig, settings: TrainSettings, on_progress: Callable[[Progress], None] | None = None,
           stop: threading.Event | None = None, run_dir: Path | None = None, data_dir: Path | None = None,
-          max_training_bytes: int = DEFAULT_MAX_TRAINING_BYTES) -> TrainResult:
+          max_training_bytes: int = DEFAULT_MAX_TRAINING_BYTES, download: bool = False) -> TrainResult:
     """Train a model built from config; report progress, honour stop between batches, keep finished epochs.
 
-    With run_dir, the run folder is rewritten after every finished epoch. After a stop, the model and the
-    history are those of the last finished epoch. data_dir is looked in first for the dataset; a model whose
+    With run_dir (new or empty), the run folder is claimed for this training (a second training into it raises
+    RunDirInUseError) and rewritten after every finished epoch; a disk that refuses an epoch stops the training
+    there, with save_error saying why. After a stop, the model and the history are those of the last finished
+    epoch. data_dir is looked in first for the dataset, which is downloaded only with download=True; a model whose
     training would need more than max_training_bytes is refused before any data is loaded.
     """
     start = time.perf_counter()
     plan_layers(config, settings.batch_size, max_training_bytes)
     device = pick_device(settings.device)
-    train_split = load_split(settings.dataset, True, data_dir=data_dir)
-    test_split = load_split(settings.dataset, False, data_dir=data_dir)
+    if run_dir is None:
+        return _train(config, settings, on_progress, stop, None, data_dir, download, device, start)
+    claim_run_dir(run_dir)
+    try:
+        return _train(config, settings, on_progress, stop, Path(run_dir), data_dir, download, device, start)
+    finally:
+        release_run_dir(run_dir)
+
+
+def _train(config: LeNetConfig, settings: TrainSettings, on_progress, stop, run_dir: Path | None,
+           data_dir: Path | None, download: bool, device: torch.device, start: float) -> TrainResult:
+    train_split = load_split(settings.dataset, True, download, data_dir)
+    test_split = load_split(settings.dataset, False, download, data_dir)
     _check_fits(config, train_split.images, settings.dataset)
     images, labels = (t.to(device) for t in _subset(train_split.images, train_split.labels, settings.subset))
     test_images, test_labels = (t.to(device) for t in _subset(test_split.images, test_split.labels, settings.test_subset))
@@ -191,8 +206,7 @@ def train(config: LeNetConfig, settings: TrainSettings, on_progress: Callable[[P
     shuffle = torch.Generator().manual_seed(settings.seed)
     aug = torch.Generator(device).manual_seed(settings.seed + 1)
     finished = copy.deepcopy(model.state_dict())
-    rows, stopped = [], False
-    run_dir = Path(run_dir) if run_dir is not None else None
+    rows, stopped, save_error = [], False, None
     timeline = Timeline.of_split(test_split) if settings.snapshots else None
     early, epochs_kept = first_epoch_batches(batches), snapshot_epochs(settings.epochs)
     if timeline is not None:
@@ -249,20 +263,32 @@ def train(config: LeNetConfig, settings: TrainSettings, on_progress: Callable[[P
             timeline.take(model, epoch, train_loss, train_acc)
         if run_dir is not None:
             status = "finished" if epoch == settings.epochs else "running"
-            _save(run_dir, config, settings, rows, model, status, device, timeline)
+            save_error = _save(run_dir, config, settings, rows, model, status, device, timeline)
         report("epoch", epoch, batches, loss_sum, correct, seen, train_s, test_acc)
+        if save_error:
+            save_error = (f"Epoch {epoch} could not be saved, so the training stopped there: {save_error} "
+                          f"The run folder keeps the {epoch - 1} epoch(s) saved before it.")
+            stopped = True
+            break
     if stopped:
         model.load_state_dict(finished)
-        if run_dir is not None and rows:
-            _save(run_dir, config, settings, rows, model, "stopped", device, timeline)
+        if run_dir is not None and rows and not save_error:
+            error = _save(run_dir, config, settings, rows, model, "stopped", device, timeline)
+            save_error = error and (f"The stop could not be saved: {error} The run folder keeps its {len(rows)} "
+                                    "epoch(s) and reads as interrupted.")
     history = pd.DataFrame(rows, columns=HISTORY_COLUMNS)
     model = model.to(memory_format=torch.contiguous_format).eval()  # as load_model would give it back
     return TrainResult(model, config, settings, history, stopped, str(device), run_dir,
-                       time.perf_counter() - start, timeline)
+                       time.perf_counter() - start, timeline, save_error)
 
 
 def _save(run_dir: Path, config, settings, rows, model, status: str, device: torch.device,
-          timeline: Timeline | None) -> None:
+          timeline: Timeline | None) -> str | None:
+    """Rewrite the run folder; a disk that refuses (full, read-only) is returned as a sentence, not raised."""
     extra = {"status": status, "device": str(device), "parameters": count_parameters(model)}
-    save_run(run_dir, config, settings, pd.DataFrame(rows, columns=HISTORY_COLUMNS), model, extra,
-                  snapshots=timeline)
+    try:
+        save_run(run_dir, config, settings, pd.DataFrame(rows, columns=HISTORY_COLUMNS), model, extra,
+                 snapshots=timeline)
+    except OSError as e:  # save_run leaves the folder as the last epoch saved it
+        return str(e)
+    return None

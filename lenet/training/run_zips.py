@@ -19,6 +19,7 @@ from .runs import (
     parse_info,
     parse_metrics,
 )
+from .folders import write_run_folder
 from .snapshots import SNAPSHOT_FILE, Timeline
 
 MAX_ZIP_BYTES = 50_000_000  # a classic LeNet run zips to about 250 kB
@@ -81,7 +82,4 @@ def import_run(data: bytes, root: Path | None = None) -> Path:
     if SNAPSHOT_FILE in files:
         Timeline.from_bytes(files[SNAPSHOT_FILE], config, f"{SNAPSHOT_FILE} in the zip")
     name = str(info.get("name") or "imported")[:MAX_NAME_CHARS]
-    run_dir = new_run_dir(name, root)
-    for file_name in files:
-        write_atomic(run_dir / file_name, files[file_name])
-    return run_dir
+    return write_run_folder(files, name, root)  # whole, or not at all

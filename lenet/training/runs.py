@@ -17,11 +17,11 @@ import torch
 from torch import nn
 
 from ..core.model import LeNetConfig, build_lenet, init_weights
-from ..data.atomic import write_atomic
+from ..data.atomic import disk_errors, write_atomic, write_files_atomic
+from .folders import OWNER_FILE, PROJECT_RUNS_DIR, new_run_dir, run_status
 from .settings import TrainSettings, preset
 from .snapshots import MAX_SNAPSHOT_BYTES, SNAPSHOT_FILE, Timeline
 
-PROJECT_RUNS_DIR = Path(__file__).resolve().parents[2] / "runs"  # the app passes $LENET_RUNS_DIR instead, when set
 RUN_FILES = ("config.json", "metrics.csv", "model.pt")
 OPTIONAL_FILES = (SNAPSHOT_FILE,)  # runs trained without snapshots (or before them) lack it
 METRIC_COLUMNS = ("epoch", "train_loss", "train_acc", "test_acc", "images_per_s", "seconds")
@@ -40,26 +40,6 @@ class Run:
     history: pd.DataFrame
     created: str
     meta: dict = field(default_factory=dict)
-
-
-def _folder_safe(name: str) -> str:
-    """name with path separators and other odd characters replaced, so it can end a folder name."""
-    return re.sub(r"[^\w -]+", "-", " ".join(name.split())).strip(" -")[:60] or "run"
-
-
-def new_run_dir(name: str | None = None, root: Path | None = None) -> Path:
-    """Create an empty, unique folder named <date>-<time>-<name>, so folders sort by age."""
-    root = Path(root) if root is not None else PROJECT_RUNS_DIR
-    root.mkdir(parents=True, exist_ok=True)
-    base = f"{datetime.now():%Y%m%d-%H%M%S}-{_folder_safe(name or 'run')}"
-    for i in range(1000):
-        path = root / (base if i == 0 else f"{base}-{i}")
-        try:
-            path.mkdir()
-            return path
-        except FileExistsError:
-            continue
-    raise ValueError(f"Could not find a free folder name for {base!r} in {root}.")
 
 
 def _default_name(path: Path) -> str:
@@ -87,12 +67,12 @@ def _model_bytes(model: nn.Module) -> bytes:
 
 def save_run(run_dir: Path, config: LeNetConfig, settings: TrainSettings, history: pd.DataFrame, model: nn.Module,
              extra: dict | None = None, name: str | None = None, snapshots: Timeline | None = None) -> Path:
-    """Write (or rewrite) the files of a run folder, each atomically; returns the folder.
+    """Write (or rewrite) the files of a run folder atomically, all or none of them; returns the folder.
 
-    The display name and creation time already in config.json are kept unless name is given.
+    The display name and creation time already in config.json are kept unless name is given. A disk that refuses
+    the write is a DiskError (an OSError) that says so, and leaves the folder as it was.
     """
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
     try:
         old = _read_json(run_dir / "config.json")
     except ValueError:
@@ -104,11 +84,14 @@ def save_run(run_dir: Path, config: LeNetConfig, settings: TrainSettings, histor
         "settings": settings.to_dict(),
         "meta": dict(extra or {}),
     }
-    write_atomic(run_dir / "model.pt", _model_bytes(model))
+    files = {run_dir / "model.pt": _model_bytes(model)}
     if snapshots is not None:
-        write_atomic(run_dir / SNAPSHOT_FILE, snapshots.to_bytes())
-    write_atomic(run_dir / "metrics.csv", history.to_csv(index=False).encode())
-    write_atomic(run_dir / "config.json", json.dumps(info, indent=2).encode())
+        files[run_dir / SNAPSHOT_FILE] = snapshots.to_bytes()
+    files[run_dir / "metrics.csv"] = history.to_csv(index=False).encode()
+    files[run_dir / "config.json"] = json.dumps(info, indent=2).encode()  # last: it makes the folder a run
+    with disk_errors(f"The run folder {run_dir}"):
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_files_atomic(files)
     return run_dir
 
 
@@ -263,7 +246,7 @@ def _summary(path: Path) -> dict:
     return row | {
         "name": run.name,
         "created": run.created,
-        "status": str(run.meta.get("status", "saved")),
+        "status": run_status(path, str(run.meta.get("status", "saved"))),
         "epochs": len(run.history),
         "train_loss": last.get("train_loss"),
         "train_acc": last.get("train_acc"),
@@ -290,7 +273,8 @@ def rename_run(run_dir: Path, new_name: str) -> None:
     path = Path(run_dir) / "config.json"
     info = _read_json(path)
     info["name"] = new_name
-    write_atomic(path, json.dumps(info, indent=2).encode())
+    with disk_errors(f"The run folder {path.parent}"):
+        write_atomic(path, json.dumps(info, indent=2).encode())
 
 
 def delete_run(run_dir: Path) -> None:
@@ -298,9 +282,12 @@ def delete_run(run_dir: Path) -> None:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise ValueError(f"{run_dir} is not a folder.")
+    if run_status(run_dir, "running") == "running":
+        raise ValueError(f"{run_dir} is still being trained; stop the training before deleting it.")
     strangers = [p.name for p in run_dir.iterdir()
-                 if p.name not in RUN_FILES + OPTIONAL_FILES and not p.name.endswith(".tmp")]
+                 if p.name not in RUN_FILES + OPTIONAL_FILES + (OWNER_FILE,) and not p.name.endswith(".tmp")]
     if strangers:
         raise ValueError(f"{run_dir} holds files that are not part of a run ({', '.join(sorted(strangers)[:5])}); "
                          "not deleting it.")
-    shutil.rmtree(run_dir)
+    with disk_errors(f"The runs folder {run_dir.parent}"):
+        shutil.rmtree(run_dir)

@@ -5,6 +5,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
 import torch
 
 from lenet.data import datasets as data
@@ -63,3 +64,32 @@ def test_two_first_loads_at_once_both_get_the_data_and_leave_one_good_copy(monke
     assert [p.name for p in (tmp_path / "tensors").iterdir()] == ["fashion-mnist-test.pt"]  # no temporary left
     assert torch.equal(torch.load(tmp_path / "tensors" / "fashion-mnist-test.pt", weights_only=True)["images"],
                        loaded[0][0])
+
+
+def forged(copy: Path, **changes) -> None:
+    """Rewrite the tensor copy with some of its tensors replaced, keeping its stamp: well-formed, but lying."""
+    saved = torch.load(copy, weights_only=True)
+    torch.save(saved | changes, copy)
+
+
+def test_a_forged_tensor_copy_with_the_right_stamp_is_read_again(monkeypatch, tmp_path):
+    monkeypatch.setattr(data, "PROJECT_DATA_DIR", tmp_path)
+    root = _fashion_root()
+    images, labels = data._read_tensors("fashion-mnist", False, root)
+    copy = tmp_path / "tensors" / "fashion-mnist-test.pt"
+    for lie in ({"labels": labels + 100}, {"labels": -labels},  # classes that do not exist
+                {"images": images[:5], "labels": labels[:5]},  # fewer images than the files hold
+                {"images": images[:, :20, :20].contiguous()}):  # images of another size
+        forged(copy, **lie)
+        again_images, again_labels = data._read_tensors("fashion-mnist", False, root)
+        assert torch.equal(again_images, images) and torch.equal(again_labels, labels), list(lie)
+
+
+def test_a_missing_dataset_is_never_downloaded_unless_asked(monkeypatch, tmp_path):
+    monkeypatch.setattr(data, "PROJECT_DATA_DIR", tmp_path / "data")
+    if data.data_source("mnist"):
+        pytest.skip("MNIST is installed here")
+    with pytest.raises(data.DatasetNotFoundError, match="mnist was not found") as missing:
+        data.load_split("mnist", train=False)
+    assert "download" in str(missing.value)  # how to get it
+    assert not (tmp_path / "data").exists()  # torchvision's download would have made data/MNIST/raw

@@ -98,3 +98,18 @@ def test_bench_quick_prints_the_comparison(capsys):
     assert report["classic_train_flops_per_image"] == 6 * macs.sum() - 2 * macs["conv1"]
     assert report["matmul_flops_per_s"] > 1e9
     assert {"modern", "plain"} <= report["recipes"].keys()
+
+
+def test_two_trainings_started_together_into_one_out_folder_one_refuses(tmp_path):
+    out = tmp_path / "run"
+    argv = [sys.executable, "-m", "lenet.train", "--preset", "modern", "--subset", "256", "--test-subset", "100",
+            "--epochs", "2", "--device", "cpu", "--threads", "1", "--no-snapshots", "--out", str(out)]
+    procs = [subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    results = [(p.wait(300), *p.communicate()) for p in procs]
+    codes = sorted(code for code, _, _ in results)
+    assert codes == [0, 2], [err for _, _, err in results]
+    refused = next(err for code, _, err in results if code == 2)
+    assert "--out" in refused and "Traceback" not in refused, refused
+    winner = next(out_ for code, out_, _ in results if code == 0)
+    assert len(load_run(out).history) == json.loads(winner.strip().splitlines()[-1])["epochs"] == 2

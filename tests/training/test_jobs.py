@@ -1,11 +1,12 @@
 """Background trainings: progress, stop, the cap, and sessions that do not see each other."""
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from lenet.training import Job, JobRegistry, TrainingCapacityError
-from lenet.training import load_run
+from lenet.training import list_runs, load_run, new_run_dir
 from lenet.training import preset
 
 
@@ -96,3 +97,31 @@ def test_any_job_counts_against_the_trainings_cap(registry, tmp_path):
     with pytest.raises(TrainingCapacityError):
         registry.start(Job(lambda stop: None))
     assert registry.running() == blockers
+
+
+def test_two_trainings_into_one_run_folder_the_second_is_refused(registry, tmp_path):
+    first = registry.submit(*tiny(epochs=20), run_dir=tmp_path / "run")
+    while not any(p.kind == "epoch" for p in list(first.points)):
+        assert first.running, first.error
+        threading.Event().wait(0.05)
+    assert list_runs(tmp_path).loc[0, "status"] == "running"  # a live training of this process
+    second = registry.submit(*tiny(), run_dir=tmp_path / "run")
+    second.join(60)
+    assert second.status == "failed" and "another training" in second.error, second.error
+    assert first.running
+    first.stop()
+    first.join(60)
+    assert first.status == "stopped" and list_runs(tmp_path).loc[0, "status"] == "stopped"
+    assert len(load_run(tmp_path / "run").history) == len(first.result.history)
+
+
+def test_sessions_naming_their_runs_alike_get_a_folder_each(tmp_path):
+    start = threading.Barrier(8)
+
+    def claim(_):
+        start.wait()
+        return new_run_dir("same name", tmp_path)
+
+    with ThreadPoolExecutor(8) as pool:
+        folders = list(pool.map(claim, range(8)))
+    assert len(set(folders)) == 8 and all(f.is_dir() and not any(f.iterdir()) for f in folders)
