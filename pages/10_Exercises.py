@@ -18,6 +18,8 @@ for number, exercise in enumerate(exercises, start=1):
         st.header(section)
     st.subheader(f"{number}. {exercise.title}")
     st.markdown(exercise.question)
-    st.markdown(" · ".join(f"[{link.label}]({link.url})" for link in exercise.links))
+    with st.container(horizontal=True):
+        for link in exercise.links:  # a page link keeps this session (a markdown link would open a new tab)
+            st.page_link(link.page, label=link.label, icon=":material/arrow_forward:", query_params=link.params)
     with st.expander("What the app shows", icon=":material/lightbulb:"):
         st.markdown(exercise.answer)
