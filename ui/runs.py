@@ -70,7 +70,7 @@ def runs_manager() -> None:
         st.success(f"Imported as {done_name}.")
         return
     try:
-        path = import_run(uploaded.getvalue(), root)
+        path = import_run(uploaded.getvalue(), root, ui.environment().max_training_bytes)
     except ValueError as e:
         st.error(f"That file was refused: {e}")
         return

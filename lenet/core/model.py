@@ -13,6 +13,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from .fields import check_field_types
 from .shapes import conv_output_shape, pool_output_shape
 from .units import human_bytes
 
@@ -74,10 +75,8 @@ class LeNetConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> "LeNetConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"Unknown LeNetConfig fields: {sorted(unknown)}")
+        """The config that a dict read from JSON describes; a value of the wrong kind is a ValueError naming its field."""
+        check_field_types(cls, data)
         return cls(**data)
 
     def replace(self, **changes) -> "LeNetConfig":
@@ -129,6 +128,9 @@ def _check_config(config: LeNetConfig) -> None:
     for name, value in counts:
         if value < 1:
             raise ValueError(f"{name} must be at least 1 (got {value}).")
+    if not (math.isfinite(config.normalize_mean) and math.isfinite(config.normalize_std)):
+        raise ValueError(f"normalize_mean and normalize_std must be finite (got {config.normalize_mean}, "
+                         f"{config.normalize_std}).")
     if config.normalize_std <= 0:
         raise ValueError(f"normalize_std must be positive (got {config.normalize_std}).")
     if config.dense_inputs is not None and config.dense_inputs < 1:

@@ -3,27 +3,34 @@
 from __future__ import annotations
 
 import io
-import json
+import struct
 import zipfile
+import zlib
 from pathlib import Path
 
-from ..core.model import build_lenet
-from ..data.atomic import write_atomic
-from .runs import (
-    MAX_NAME_CHARS,
-    OPTIONAL_FILES,
-    RUN_FILES,
-    load_run,
-    load_weights_into,
-    new_run_dir,
-    parse_info,
-    parse_metrics,
-)
+from ..core.model import DEFAULT_MAX_TRAINING_BYTES, build_lenet
 from .folders import write_run_folder
-from .snapshots import SNAPSHOT_FILE, Timeline
+from .run_files import (
+    MAX_CONFIG_BYTES,
+    MAX_METRICS_BYTES,
+    clean_name,
+    load_weights_into,
+    parse_info,
+    parse_json,
+    parse_metrics,
+    printable,
+    too_large,
+    weights_cap,
+)
+from .runs import OPTIONAL_FILES, RUN_FILES, load_run
+from .snapshots import MAX_SNAPSHOT_BYTES, SNAPSHOT_FILE, Timeline
 
 MAX_ZIP_BYTES = 50_000_000  # a classic LeNet run zips to about 250 kB
-MAX_ENTRY_BYTES = 200_000_000  # the most one file of a run zip may unpack to
+METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)  # what export_run writes (and zip tools write by default)
+CHUNK_BYTES = 1 << 20  # unpacked at a time: what an entry costs beyond its cap, whatever its header says
+# What goes wrong inside zipfile and zlib when a zip is damaged: a bad CRC, a broken deflate stream, a header that
+# points past the end or holds a name that is not UTF-8.
+DAMAGED = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, struct.error, NotImplementedError)
 
 
 def export_run(run_dir: Path) -> bytes:
@@ -38,48 +45,64 @@ def export_run(run_dir: Path) -> bytes:
     return buffer.getvalue()
 
 
-def _read_zip(data: bytes) -> dict[str, bytes]:
-    """The run files from a zip (snapshots.pt optional), refusing anything else, oversized entries included."""
+def _open_zip(data: bytes) -> tuple[zipfile.ZipFile, dict[str, zipfile.ZipInfo]]:
+    """The zip and its entries by name, refusing anything but a run's files stored or deflated, unencrypted."""
     if len(data) > MAX_ZIP_BYTES:
         raise ValueError(f"The file is {len(data) / 1e6:.0f} MB; a run zip may be at most {MAX_ZIP_BYTES / 1e6:.0f} MB.")
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile:
-        raise ValueError("The file is not a zip archive.") from None
-    with zf:
-        infos = zf.infolist()
-        names = [i.filename for i in infos]
-        if sorted(set(names) - set(OPTIONAL_FILES)) != sorted(RUN_FILES) or len(set(names)) != len(names):
-            raise ValueError(f"A run zip holds exactly {', '.join(RUN_FILES)} (and maybe {', '.join(OPTIONAL_FILES)}) "
-                             f"at its top level; this one holds {', '.join(names[:10]) or 'nothing'}.")
-        files = {}
-        for info in infos:
-            if info.file_size > MAX_ENTRY_BYTES:
-                raise ValueError(f"{info.filename} is too large ({info.file_size / 1e6:.0f} MB).")
-            try:
-                with zf.open(info) as f:
-                    content = f.read(MAX_ENTRY_BYTES + 1)
-            except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as e:
-                raise ValueError(f"{info.filename} in the zip cannot be read ({e}).") from None
-            if len(content) > MAX_ENTRY_BYTES:
-                raise ValueError(f"{info.filename} unpacks to more than {MAX_ENTRY_BYTES / 1e6:.0f} MB.")
-            files[info.filename] = content
-    return files
+    except DAMAGED:
+        raise ValueError("The file is not a zip archive, or it is damaged.") from None
+    names = [i.filename for i in zf.infolist()]
+    if sorted(set(names) - set(OPTIONAL_FILES)) != sorted(RUN_FILES) or len(set(names)) != len(names):
+        shown = printable(", ".join(names[:10]), 200) or "nothing"
+        raise ValueError(f"A run zip holds exactly {', '.join(RUN_FILES)} (and maybe {', '.join(OPTIONAL_FILES)}) "
+                         f"at its top level; this one holds {shown}.")
+    for info in zf.infolist():
+        if info.flag_bits & 0x1:
+            raise ValueError(f"{info.filename} in the zip is encrypted; run zips from LeNet Lab never are.")
+        if info.compress_type not in METHODS:
+            method = {zipfile.ZIP_BZIP2: "bzip2", zipfile.ZIP_LZMA: "LZMA"}.get(info.compress_type, "an unknown method")
+            raise ValueError(f"{info.filename} in the zip is compressed with {method}; LeNet Lab reads only stored or "
+                             "deflated files, as in the run zips it writes.")
+    return zf, {i.filename: i for i in zf.infolist()}
 
 
-def import_run(data: bytes, root: Path | None = None) -> Path:
-    """Check a zip made by export_run and unpack it into a new run folder; returns that folder."""
-    files = _read_zip(data)
+def _read_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int) -> bytes:
+    """An entry's bytes, unpacked a chunk at a time and refused as soon as there are more than cap of them."""
+    where = f"{info.filename} in the zip"
+    if info.file_size > cap:
+        raise ValueError(too_large(where, cap))
+    chunks, size = [], 0
     try:
-        info = json.loads(files["config.json"])
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
-        raise ValueError(f"config.json in the zip is not readable JSON ({e}).") from None
-    if not isinstance(info, dict) or not isinstance(info.get("config"), dict) or not isinstance(info.get("settings"), dict):
-        raise ValueError("config.json in the zip lacks the 'config' and 'settings' sections of a run.")
-    config, _ = parse_info(info, "config.json in the zip")
-    parse_metrics(files["metrics.csv"], "metrics.csv in the zip")
-    load_weights_into(build_lenet(config), files["model.pt"], "model.pt in the zip")
-    if SNAPSHOT_FILE in files:
-        Timeline.from_bytes(files[SNAPSHOT_FILE], config, f"{SNAPSHOT_FILE} in the zip")
-    name = str(info.get("name") or "imported")[:MAX_NAME_CHARS]
-    return write_run_folder(files, name, root)  # whole, or not at all
+        with zf.open(info) as f:
+            while size <= cap and (chunk := f.read(CHUNK_BYTES)):
+                size += len(chunk)
+                chunks.append(chunk)
+    except DAMAGED:
+        raise ValueError(f"{where} is damaged: it cannot be unpacked.") from None
+    if size > cap:
+        raise ValueError(too_large(where, cap))
+    return b"".join(chunks)
+
+
+def import_run(data: bytes, root: Path | None = None, max_training_bytes: int = DEFAULT_MAX_TRAINING_BYTES) -> Path:
+    """Check a zip made by export_run and unpack it into a new run folder; returns that folder.
+
+    Each file is unpacked only up to its cap (config.json and metrics.csv small, model.pt the size of the model that
+    config.json describes, which must fit in max_training_bytes to train); a bad file is a ValueError that says why.
+    """
+    zf, entries = _open_zip(data)
+    with zf:
+        files = {"config.json": _read_entry(zf, entries["config.json"], MAX_CONFIG_BYTES)}
+        info = parse_json(files["config.json"], "config.json in the zip")
+        config, _ = parse_info(info, "config.json in the zip", max_training_bytes)
+        files["metrics.csv"] = _read_entry(zf, entries["metrics.csv"], MAX_METRICS_BYTES)
+        parse_metrics(files["metrics.csv"], "metrics.csv in the zip")
+        model = build_lenet(config)
+        files["model.pt"] = _read_entry(zf, entries["model.pt"], weights_cap(model))
+        load_weights_into(model, files["model.pt"], "model.pt in the zip")
+        if SNAPSHOT_FILE in entries:
+            files[SNAPSHOT_FILE] = _read_entry(zf, entries[SNAPSHOT_FILE], MAX_SNAPSHOT_BYTES)
+            Timeline.from_bytes(files[SNAPSHOT_FILE], config, f"{SNAPSHOT_FILE} in the zip")
+    return write_run_folder(files, clean_name(info.get("name"), "imported"), root)  # whole, or not at all

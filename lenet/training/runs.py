@@ -19,13 +19,25 @@ from torch import nn
 from ..core.model import LeNetConfig, build_lenet, init_weights
 from ..data.atomic import disk_errors, write_atomic, write_files_atomic
 from .folders import OWNER_FILE, PROJECT_RUNS_DIR, new_run_dir, run_status
+from .run_files import (
+    MAX_CONFIG_BYTES,
+    MAX_METRICS_BYTES,
+    MAX_NAME_CHARS,
+    METRIC_COLUMNS,
+    clean_name,
+    load_weights_into,
+    parse_info,
+    parse_json,
+    parse_metrics,
+    printable,
+    read_capped,
+    weights_cap,
+)
 from .settings import TrainSettings, preset
 from .snapshots import MAX_SNAPSHOT_BYTES, SNAPSHOT_FILE, Timeline
 
 RUN_FILES = ("config.json", "metrics.csv", "model.pt")
 OPTIONAL_FILES = (SNAPSHOT_FILE,)  # runs trained without snapshots (or before them) lack it
-METRIC_COLUMNS = ("epoch", "train_loss", "train_acc", "test_acc", "images_per_s", "seconds")
-MAX_NAME_CHARS = 100
 LIST_COLUMNS = ("name", "folder", "created", "status", "epochs", "train_loss", "train_acc", "test_acc", "dataset", "path")
 
 
@@ -48,15 +60,9 @@ def _default_name(path: Path) -> str:
 
 
 def _read_json(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise ValueError(f"{path.parent} is not a run folder: it has no config.json.") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:  # RecursionError: [[[[... too deep
-        raise ValueError(f"{path} is not readable JSON ({e}).") from None
-    if not isinstance(data, dict) or not isinstance(data.get("config"), dict) or not isinstance(data.get("settings"), dict):
-        raise ValueError(f"{path} lacks the 'config' and 'settings' sections of a run.")
-    return data
+    if not path.exists():
+        raise ValueError(f"{path.parent} is not a run folder: it has no config.json.")
+    return parse_json(read_capped(path, MAX_CONFIG_BYTES), str(path))
 
 
 def _model_bytes(model: nn.Module) -> bytes:
@@ -95,34 +101,23 @@ def save_run(run_dir: Path, config: LeNetConfig, settings: TrainSettings, histor
     return run_dir
 
 
-def parse_info(info: dict, where: str) -> tuple[LeNetConfig, TrainSettings]:
-    try:
-        config = LeNetConfig.from_dict(info["config"])
-        build_lenet(config)
-        settings = TrainSettings.from_dict(info["settings"])
-    except (TypeError, ValueError) as e:
-        raise ValueError(f"{where} does not describe a valid run: {e}") from None
-    return config, settings
-
-
-def parse_metrics(data: bytes, where: str) -> pd.DataFrame:
-    try:
-        history = pd.read_csv(io.BytesIO(data)) if data.strip() else pd.DataFrame(columns=METRIC_COLUMNS)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise ValueError(f"{where} is not a readable CSV file ({e}).") from None
-    missing = [c for c in METRIC_COLUMNS if c not in history.columns]
-    if missing:
-        raise ValueError(f"{where} lacks the columns {missing}.")
-    words = [c for c in METRIC_COLUMNS if len(history) and not pd.api.types.is_numeric_dtype(history[c])]
-    if words:
-        raise ValueError(f"{where} has values that are not numbers in {words}.")
-    return history
-
-
 def _read_config(run_dir: Path) -> tuple[dict, LeNetConfig, TrainSettings]:
     """config.json's raw contents, and the model config and training settings parsed from it."""
     info = _read_json(run_dir / "config.json")
     return (info, *parse_info(info, str(run_dir / "config.json")))
+
+
+def _created(value: object, run_dir: Path) -> str:
+    """When the run was created, as ISO text no later than now (else its folder's time), so it sorts fairly."""
+    folder = re.match(r"\d{8}-\d{6}", run_dir.name)
+    try:
+        when = datetime.fromisoformat(value) if isinstance(value, str) else None
+        when = when.astimezone().replace(tzinfo=None) if when and when.tzinfo else when
+    except (ValueError, OverflowError):  # OverflowError: a date near year 1 moved to local time
+        when = None
+    if when is None or when > datetime.now():
+        when = datetime.strptime(folder.group(), "%Y%m%d-%H%M%S") if folder else None
+    return when.isoformat(timespec="seconds") if when else ""
 
 
 def load_run(run_dir: Path) -> Run:
@@ -132,31 +127,18 @@ def load_run(run_dir: Path) -> Run:
     metrics = run_dir / "metrics.csv"
     if not metrics.is_file():
         raise ValueError(f"{run_dir} has no metrics.csv.")
-    history = parse_metrics(metrics.read_bytes(), str(metrics))
-    name = str(info.get("name") or _default_name(run_dir))
+    history = parse_metrics(read_capped(metrics, MAX_METRICS_BYTES), str(metrics))
+    name = clean_name(info.get("name"), _default_name(run_dir))
     meta = info.get("meta") if isinstance(info.get("meta"), dict) else {}
-    return Run(run_dir, name, config, settings, history, str(info.get("created", "")), meta)
-
-
-def load_weights_into(model: nn.Module, data: bytes, where: str) -> nn.Module:
-    try:
-        state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-    except Exception as e:  # torch raises many kinds (UnpicklingError, RuntimeError, EOFError) for a bad file
-        raise ValueError(f"{where} is not a readable PyTorch state_dict ({type(e).__name__}: {e}).") from None
-    if not isinstance(state, dict):
-        raise ValueError(f"{where} holds a {type(state).__name__}, not a state_dict.")
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as e:
-        raise ValueError(f"{where} does not match config.json: {e}") from None
-    return model
+    return Run(run_dir, name, config, settings, history, _created(info.get("created"), run_dir), meta)
 
 
 def _model_of(run_dir: Path, config: LeNetConfig) -> nn.Module:
     weights = run_dir / "model.pt"
     if not weights.is_file():
         raise ValueError(f"{run_dir} has no model.pt.")
-    return load_weights_into(build_lenet(config), weights.read_bytes(), str(weights)).eval()
+    model = build_lenet(config)
+    return load_weights_into(model, read_capped(weights, weights_cap(model)), str(weights)).eval()
 
 
 def _timeline_of(run_dir: Path, config: LeNetConfig) -> Timeline | None:
@@ -233,20 +215,22 @@ def untrained_run(preset_name: str) -> OpenedRun:
 
 
 def _summary(path: Path) -> dict:
-    row = {"name": _default_name(path), "folder": path.name, "path": str(path)}
-    if not any(path.iterdir()):
-        return row | {"status": "broken: empty folder"}
+    row = {"name": clean_name(_default_name(path), "run"), "folder": path.name, "path": str(path)}
     try:
+        if not any(path.iterdir()):
+            return row | {"status": "broken: empty folder"}
         run = load_run(path)
+    except OSError as e:
+        return row | {"status": f"broken: the folder cannot be read ({e.strerror or 'input/output error'})"}
     except ValueError as e:
-        return row | {"status": f"broken: {e}"}
+        return row | {"status": printable(f"broken: {e}")}
     if not zipfile.is_zipfile(path / "model.pt"):  # torch.save writes a zip: checked without loading the weights
         return row | {"status": "broken: model.pt is missing or damaged"}
     last = run.history.iloc[-1] if len(run.history) else dict.fromkeys(METRIC_COLUMNS, float("nan"))
     return row | {
         "name": run.name,
         "created": run.created,
-        "status": run_status(path, str(run.meta.get("status", "saved"))),
+        "status": printable(run_status(path, str(run.meta.get("status", "saved"))), 40),
         "epochs": len(run.history),
         "train_loss": last.get("train_loss"),
         "train_acc": last.get("train_acc"),
@@ -255,11 +239,20 @@ def _summary(path: Path) -> dict:
     }
 
 
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def list_runs(root: Path | None = None) -> pd.DataFrame:
     """One row per run folder, newest first; a broken folder is a row whose status says why."""
     root = Path(root) if root is not None else PROJECT_RUNS_DIR
-    folders = sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")), reverse=True) \
-        if root.is_dir() else []
+    # A folder whose name is not UTF-8 (a lone surrogate in Python) was not made by LeNet Lab and cannot be shown.
+    folders = sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and _utf8(p.name)),
+                     reverse=True) if root.is_dir() else []
     rows = [_summary(p) for p in folders]
     table = pd.DataFrame(rows, columns=LIST_COLUMNS)
     return table.sort_values("created", ascending=False, kind="stable", na_position="last").reset_index(drop=True)

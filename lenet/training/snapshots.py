@@ -103,8 +103,9 @@ class Timeline:
                              f"{MAX_SNAPSHOT_BYTES / 1e6:.0f} MB.")
         try:
             saved = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-        except Exception as e:  # torch raises many kinds (UnpicklingError, RuntimeError, EOFError) for a bad file
-            raise ValueError(f"{where} is not a readable snapshot file ({type(e).__name__}: {e}).") from None
+        except Exception:  # torch raises many kinds (UnpicklingError, RuntimeError, EOFError) for a bad file
+            raise ValueError(f"{where} is not a readable snapshot file (a file of tensors written by torch.save).") \
+                from None
         if not isinstance(saved, dict) or sorted(saved) != sorted(KEYS):
             raise ValueError(f"{where} must hold exactly {', '.join(KEYS)}.")
         _check_shapes(saved, config, where)

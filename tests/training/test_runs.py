@@ -27,6 +27,7 @@ from lenet import (
 )
 from lenet.environment import read_environment
 from lenet.training import run_zips, runs, untrained_run
+from lenet.training.run_files import MAX_METRICS_BYTES
 from helpers import HISTORY, zip_of
 
 
@@ -175,9 +176,8 @@ def test_import_refuses_non_zips_and_oversized_files(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="not a zip"):
         import_run(b"hello", tmp_path)
     run_dir, _ = make_run(tmp_path / "a")
-    data = zip_of(run_files(run_dir) | {"metrics.csv": b"0" * 10_000})
-    monkeypatch.setattr(run_zips, "MAX_ENTRY_BYTES", 5_000)
-    with pytest.raises(ValueError, match="too large"):
+    data = zip_of(run_files(run_dir) | {"metrics.csv": b"0" * (MAX_METRICS_BYTES + 1)})
+    with pytest.raises(ValueError, match="metrics.csv in the zip is larger than 500 kB"):
         import_run(data, tmp_path / "b")
     monkeypatch.setattr(run_zips, "MAX_ZIP_BYTES", 100)
     with pytest.raises(ValueError, match="at most"):
