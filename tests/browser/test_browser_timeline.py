@@ -29,6 +29,7 @@ def test_timeline_plays_in_the_browser(browser_page, tmp_path):
     (tmp_path / "timeline-run.zip").write_bytes(export_run(run_dir))
     page = browser_page
     page.goto("/Train")
+    wait_until_drawn(page)  # on a cold server the first run imports torch: upload once the page is up
     page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(tmp_path / "timeline-run.zip")
     page.get_by_text("Imported as").wait_for(timeout=90_000)
 

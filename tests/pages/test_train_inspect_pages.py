@@ -2,6 +2,7 @@
 
 import io
 import pickle
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -130,3 +131,21 @@ def test_train_page_refuses_a_malicious_run_upload(runs_dir):
     at.file_uploader(key="run_upload").set_value(("run.zip", pickle.dumps(print), "application/zip")).run()
     assert not at.exception and any("refused" in e.value for e in at.error)
     assert list_runs(runs_dir).empty
+
+
+def test_an_uploaded_run_is_listed_and_the_page_says_so(runs_dir, tmp_path):
+    """The rerun that lists the imported run used to wipe the "Imported as" message (issue 15)."""
+    from lenet.training import export_run, save_run
+    from lenet import LeNetConfig, TrainSettings, build_lenet
+    from helpers import HISTORY
+
+    source = tmp_path / "elsewhere" / "shared-run"
+    save_run(source, LeNetConfig.classic(), TrainSettings(), HISTORY, build_lenet(LeNetConfig.classic()))
+    at = AppTest.from_file(TRAIN, default_timeout=60).run()
+    at.file_uploader(key="run_upload").set_value(("shared-run.zip", export_run(source), "application/zip")).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    (imported,) = list_runs(runs_dir)["path"]
+    assert [s.value for s in at.success] == [f"Imported as {Path(imported).name}."]
+    assert at.dataframe[-1].value["name"].tolist() == ["shared-run"]
+    at.run()  # any later rerun, the file still in the uploader: said again, not imported twice
+    assert [s.value for s in at.success] == [f"Imported as {Path(imported).name}."] and len(list_runs(runs_dir)) == 1
