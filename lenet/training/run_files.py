@@ -48,10 +48,12 @@ def read_capped(path: Path, cap: int, where: str | None = None) -> bytes:
     """The file's bytes, reading at most cap + 1 of them: a larger file is a ValueError, never read whole."""
     path, where = Path(path), where or str(path)
     try:
+        if not path.exists():
+            raise ValueError(f"{path.parent} has no {path.name}.")
+        if not path.is_file():  # a folder, a device, or a pipe whose open would wait for a writer forever
+            raise ValueError(f"{where} is not a file.")
         with open(path, "rb") as f:
             data = f.read(cap + 1)
-    except FileNotFoundError:
-        raise ValueError(f"{path.parent} has no {path.name}.") from None
     except OSError as e:
         raise ValueError(f"{where} cannot be read ({e.strerror or 'input/output error'}).") from None
     if len(data) > cap:

@@ -125,8 +125,6 @@ def load_run(run_dir: Path) -> Run:
     run_dir = Path(run_dir)
     info, config, settings = _read_config(run_dir)
     metrics = run_dir / "metrics.csv"
-    if not metrics.is_file():
-        raise ValueError(f"{run_dir} has no metrics.csv.")
     history = parse_metrics(read_capped(metrics, MAX_METRICS_BYTES), str(metrics))
     name = clean_name(info.get("name"), _default_name(run_dir))
     meta = info.get("meta") if isinstance(info.get("meta"), dict) else {}
@@ -135,8 +133,6 @@ def load_run(run_dir: Path) -> Run:
 
 def _model_of(run_dir: Path, config: LeNetConfig) -> nn.Module:
     weights = run_dir / "model.pt"
-    if not weights.is_file():
-        raise ValueError(f"{run_dir} has no model.pt.")
     model = build_lenet(config)
     return load_weights_into(model, read_capped(weights, weights_cap(model)), str(weights)).eval()
 
@@ -224,7 +220,8 @@ def _summary(path: Path) -> dict:
         return row | {"status": f"broken: the folder cannot be read ({e.strerror or 'input/output error'})"}
     except ValueError as e:
         return row | {"status": printable(f"broken: {e}")}
-    if not zipfile.is_zipfile(path / "model.pt"):  # torch.save writes a zip: checked without loading the weights
+    weights = path / "model.pt"
+    if not weights.is_file() or not zipfile.is_zipfile(weights):  # torch.save writes a zip: checked without loading
         return row | {"status": "broken: model.pt is missing or damaged"}
     last = run.history.iloc[-1] if len(run.history) else dict.fromkeys(METRIC_COLUMNS, float("nan"))
     return row | {

@@ -96,6 +96,14 @@ def test_load_model_refuses_corrupt_and_mismatched_files(tmp_path):
         load_model(run_dir)
 
 
+def test_a_model_pt_larger_than_its_model_needs_is_refused_unread(tmp_path):
+    run_dir, _ = make_run(tmp_path)
+    with open(run_dir / "model.pt", "r+b") as f:
+        f.truncate(200_000_000)  # sparse: 200 MB that cost no disk, of which the old reader read every byte
+    with pytest.raises(ValueError, match=r"model.pt is larger than \d+ kB, the most it can be for this run"):
+        load_model(run_dir)
+
+
 def test_load_model_refuses_pickled_code(tmp_path):
     run_dir, _ = make_run(tmp_path)
     torch.save({"conv1.weight": torch.zeros(1), "payload": pd.Timestamp("2020-01-01")}, run_dir / "model.pt")
