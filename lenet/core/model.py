@@ -75,7 +75,7 @@ class LeNetConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> "LeNetConfig":
-        """The config that a dict read from JSON describes; a value of the wrong kind is a ValueError naming its field."""
+        """The config a dict read from JSON describes; a value of the wrong kind is a ValueError naming its field."""
         check_field_types(cls, data)
         return cls(**data)
 

@@ -74,10 +74,11 @@ def parse_json(data: bytes, where: str) -> dict:
     except UnicodeDecodeError:
         raise ValueError(f"{where} is not readable JSON: it is not UTF-8 text.") from None
     except json.JSONDecodeError as e:
-        raise ValueError(f"{where} is not readable JSON (it breaks off at line {e.lineno}, column {e.colno}).") from None
+        raise ValueError(f"{where} is not readable JSON (it breaks off at line {e.lineno}, column {e.colno}).") \
+            from None
     except (ValueError, RecursionError):  # RecursionError: [[[[... too deep; ValueError: a 5,000-digit number
         raise ValueError(f"{where} is not readable JSON: it is nested too deeply or holds a number too long.") from None
-    if not isinstance(info, dict) or not isinstance(info.get("config"), dict) or not isinstance(info.get("settings"), dict):
+    if not (isinstance(info, dict) and isinstance(info.get("config"), dict) and isinstance(info.get("settings"), dict)):
         raise ValueError(f"{where} lacks the 'config' and 'settings' sections of a run.")
     return info
 

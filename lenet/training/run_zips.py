@@ -28,6 +28,9 @@ from .snapshots import MAX_SNAPSHOT_BYTES, SNAPSHOT_FILE, Timeline
 MAX_ZIP_BYTES = 50_000_000  # a classic LeNet run zips to about 250 kB
 METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)  # what export_run writes (and zip tools write by default)
 CHUNK_BYTES = 1 << 20  # unpacked at a time: what an entry costs beyond its cap, whatever its header says
+# The list of files at the end of a zip, which zipfile reads whole into ~600 bytes of objects per file: a run zip's
+# lists its 3 or 4 files in about 250 bytes; a 50 MB zip of empty files would list 500,000 of them.
+MAX_DIRECTORY_BYTES = 4096
 # What goes wrong inside zipfile and zlib when a zip is damaged: a bad CRC, a broken deflate stream, a header that
 # points past the end or holds a name that is not UTF-8.
 DAMAGED = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, struct.error, NotImplementedError)
@@ -45,10 +48,22 @@ def export_run(run_dir: Path) -> bytes:
     return buffer.getvalue()
 
 
+def _check_directory(data: bytes) -> None:
+    """Refuse a zip whose list of files is longer than a run zip's, reading only its end record, as zipfile finds it."""
+    end = data.rfind(b"PK\x05\x06", max(0, len(data) - (1 << 16) - 22))
+    if end < 0 or end + 22 > len(data):
+        raise ValueError("The file is not a zip archive, or it is damaged.")
+    zip64 = data[max(0, end - 20):end].startswith(b"PK\x06\x07")  # sizes beyond 4 GB, which zipfile would then use
+    if zip64 or struct.unpack_from("<I", data, end + 12)[0] > MAX_DIRECTORY_BYTES:
+        raise ValueError("The zip lists more files than a run zip holds (config.json, metrics.csv, model.pt and maybe "
+                         "snapshots.pt).")
+
+
 def _open_zip(data: bytes) -> tuple[zipfile.ZipFile, dict[str, zipfile.ZipInfo]]:
     """The zip and its entries by name, refusing anything but a run's files stored or deflated, unencrypted."""
     if len(data) > MAX_ZIP_BYTES:
         raise ValueError(f"The file is {len(data) / 1e6:.0f} MB; a run zip may be at most {MAX_ZIP_BYTES / 1e6:.0f} MB.")
+    _check_directory(data)
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
     except DAMAGED:
