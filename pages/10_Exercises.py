@@ -20,6 +20,6 @@ for number, exercise in enumerate(exercises, start=1):
     st.markdown(exercise.question)
     with st.container(horizontal=True):
         for link in exercise.links:  # a page link keeps this session (a markdown link would open a new tab)
-            st.page_link(link.page, label=link.label, icon=":material/arrow_forward:", query_params=link.params)
+            ui.page_link(link.page, link.label, link.params, link.url)
     with st.expander("What the app shows", icon=":material/lightbulb:"):
         st.markdown(exercise.answer)

@@ -40,6 +40,14 @@ PAGES = [
 ]
 
 
+def page_link(page: str, label: str, query_params: dict, url: str) -> None:
+    """A link to another page of the app that keeps this session (settings included) and sets query_params."""
+    try:
+        st.page_link(page, label=label, icon=":material/arrow_forward:", query_params=query_params)
+    except StreamlitPageNotFoundError:  # a page run on its own (as AppTest does) knows no other pages
+        st.markdown(f"[{label}]({url})")
+
+
 def environment() -> Environment:
     """This server's settings, from the environment and st.secrets (lenet.environment); a bad value stops the page."""
     try:
