@@ -2,6 +2,7 @@
 
 from .devices import available_devices, peak_memory_mb, pick_device, synchronize
 from .engine import Progress, TrainResult, accuracy, augment_batch, train
+from .folders import new_run_dir
 from .jobs import Job, JobRegistry, TrainingCapacityError, TrainingJob
 from .run_zips import export_run, import_run
 from .runs import (
@@ -12,7 +13,6 @@ from .runs import (
     load_model,
     load_run,
     load_timeline,
-    new_run_dir,
     open_run,
     rename_run,
     save_run,

@@ -18,7 +18,7 @@ from torch import nn
 
 from ..core.model import LeNetConfig, build_lenet, init_weights
 from ..data.atomic import disk_errors, write_atomic, write_files_atomic
-from .folders import OWNER_FILE, PROJECT_RUNS_DIR, new_run_dir, run_status
+from .folders import OWNER_FILE, PROJECT_RUNS_DIR, run_status
 from .run_files import (
     MAX_CONFIG_BYTES,
     MAX_METRICS_BYTES,

@@ -23,7 +23,7 @@ from streamlit.testing.v1 import AppTest
 
 from lenet import LeNetConfig, TrainSettings, build_lenet, delete_run, list_runs, load_model, load_run
 from lenet.data import datasets
-from lenet.training import JobRegistry, TrainingJob, export_run, import_run, new_run_dir, preset, rename_run, save_run, train
+from lenet.training import JobRegistry, TrainingJob, export_run, import_run, new_run_dir, preset, rename_run, save_run
 from lenet.training.runs import RUN_FILES
 from helpers import HISTORY, INSPECT, ROOT, TRAIN
 
