@@ -79,27 +79,28 @@ def encode(value: Any) -> str:
     return str(value)
 
 
+def _number(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
 def whole_number(min_value: int, max_value: int) -> Coerce:
     """A whole number in [min_value, max_value]; anything else is refused (the widget then takes its default)."""
     def coerce(value: Any) -> int | None:
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            return None
-        if not math.isfinite(number) or number != int(number):
-            return None
-        return int(number) if min_value <= number <= max_value else None
+        number = _number(value)
+        ok = number is not None and number == int(number) and min_value <= number <= max_value
+        return int(number) if ok else None
     return coerce
 
 
 def real_number(min_value: float, max_value: float) -> Coerce:
     """A finite decimal number in [min_value, max_value], at any precision (not only the widget's steps)."""
     def coerce(value: Any) -> float | None:
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            return None
-        return number if min_value <= number <= max_value else None
+        number = _number(value)
+        return number if number is not None and min_value <= number <= max_value else None
     return coerce
 
 
