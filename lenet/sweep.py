@@ -54,7 +54,8 @@ def _registry(executor: str, address: str | None, max_running: int, threads: int
     except ImportError:
         raise ValueError("--executor ray needs lenet.training.cluster, which this version does not have.") from None
     address = address or getattr(environment, "ray_address", None) or "auto"
-    cluster = connect_ray(address, threads or getattr(environment, "ray_cpus", 1))
+    cluster = connect_ray(address, threads or getattr(environment, "ray_cpus", 1), getattr(environment, "ray_gpus", 0),
+                          environment.data_dir, environment.max_training_bytes)
     print(f"Ray: {cluster.describe()}", file=sys.stderr, flush=True)
     return JobRegistry(cluster.slots, environment.data_dir, environment.max_training_bytes, runner=cluster.runner)
 

@@ -11,6 +11,7 @@ import torch
 from lenet import LeNetConfig, build_lenet
 from lenet.inspection import Evaluation, conv_filters, feature_maps
 from lenet.training import Progress
+from lenet.sweep_plots import accuracy_parameters_figure, settings_parallel_figure
 from lenet.plots import confusion_matrix_figure, filter_grid, image_grid, mistakes_gallery, overlay_runs, per_class_accuracy_figure, probability_bar, training_curves
 
 CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
@@ -225,3 +226,43 @@ def test_overlay_runs_draws_one_curve_per_run():
     assert list(loss.data[0].y) == list(HISTORY["train_loss"]) and loss.layout.yaxis.range[1] >= 2.3
     with pytest.raises(ValueError, match="metric"):
         overlay_runs([("classic", HISTORY)], metric="accuracy")
+
+
+def sweep_results() -> list[dict]:
+    """What Sweep.results() gives for a 2 x 2 sweep, one trial still waiting."""
+    rows = []
+    for kernel, parameters in ((3, 81646), (5, 62158)):
+        for activation, acc in (("relu", 0.71), ("tanh", 0.66)):
+            rows.append({"settings": {"kernel_sizes": [kernel, kernel], "activation": activation},
+                         "parameters": parameters, "status": "finished", "epochs": 1, "test_acc": round(acc + kernel / 100, 2),
+                         "seconds": 2.5, "run_dir": f"runs/k{kernel}-{activation}", "node": "local", "error": None})
+    rows[-1] |= {"status": "waiting", "epochs": 0, "test_acc": None, "seconds": None}
+    return rows
+
+
+def test_accuracy_against_parameters_draws_each_scored_trial_once():
+    fig = accuracy_parameters_figure(sweep_results())
+    assert [t.name for t in fig.data] == ["3x3", "5x5"]  # one colour per value of the first swept setting
+    assert list(fig.data[0].x) == [81646, 81646] and list(fig.data[0].y) == [0.74, 0.69]
+    assert list(fig.data[1].x) == [62158] and list(fig.data[1].y) == [0.76]  # the waiting trial is left out
+    assert list(fig.data[0].text) == ["3x3 · relu", "3x3 · tanh"]
+    hover = fig.data[1].hovertext[0]
+    assert "kernel_sizes = 5x5" in hover and "activation = relu" in hover and "62,158" in hover and "76.0%" in hover
+    assert fig.layout.xaxis.type == "log" and fig.layout.xaxis.title.text.startswith("parameters")
+    assert fig.layout.yaxis.title.text == "test accuracy" and has_title(fig)
+    low, high = fig.layout.xaxis.range  # log10 of the counts, with room for the labels
+    assert low < math.log10(62158) < math.log10(81646) < high
+    empty = accuracy_parameters_figure([])
+    assert len(empty.data) == 0 and "no trial" in empty.layout.title.subtitle.text
+
+
+def test_parallel_coordinates_have_an_axis_per_setting_and_lines_coloured_by_accuracy():
+    fig = settings_parallel_figure(sweep_results())
+    dims = fig.data[0].dimensions
+    assert [d.label for d in dims] == ["kernel_sizes", "activation", "parameters", "test accuracy"]
+    assert list(dims[0].values) == [0, 0, 1] and list(dims[0].ticktext) == ["3x3", "5x5"]
+    assert list(dims[1].ticktext) == ["relu", "tanh"] and list(dims[1].values) == [0, 1, 0]
+    assert list(dims[2].values) == [81646, 81646, 62158] and list(dims[3].values) == [0.74, 0.69, 0.76]
+    assert list(fig.data[0].line.color) == [0.74, 0.69, 0.76] and fig.data[0].line.showscale and has_title(fig)
+    numeric = settings_parallel_figure([{**r, "settings": {"lr": lr}} for r, lr in zip(sweep_results(), (0.1, 0.4, 0.2))])
+    assert list(numeric.data[0].dimensions[0].values) == [0.1, 0.4, 0.2] and numeric.data[0].dimensions[0].ticktext is None
