@@ -1,4 +1,6 @@
-"""Train: design a LeNet, train it in the background, watch the curves, keep every run."""
+"""Train: design a LeNet, train it in the background (or wait in the queue), watch the curves, keep every run."""
+
+import uuid
 
 import streamlit as st
 
@@ -28,24 +30,28 @@ else:
                      height=35 * (len(table) + 1) + 3)
 
 
-def running() -> bool:
+def active() -> bool:
+    """Whether this session's training waits in the queue or runs: one at a time per session."""
     job = st.session_state.get("train_job")
-    return job is not None and job.running
+    return job is not None and job.active
 
 
 name_col, button_col = st.columns([3, 1], vertical_alignment="bottom")
 with name_col:
     name = ui.text("Run name", "name", "", "Names the run's folder; empty: the date and time.", placeholder="optional, e.g. classic-lr0.9",
                    max_chars=60)
-if button_col.button("Train", type="primary", disabled=bool(config_error) or running(), icon=":material/play_arrow:",
+if button_col.button("Train", type="primary", disabled=bool(config_error) or active(), icon=":material/play_arrow:",
                      width="stretch"):
     try:
         run_dir = new_run_dir(name or None, ui.environment().runs_dir)
-        st.session_state.train_job = jobs.registry().submit(config, settings, run_dir)
+        owner = st.session_state.setdefault("train_owner", uuid.uuid4().hex)  # this browser session
+        st.session_state.train_job = jobs.registry().submit(config, settings, run_dir, owner=owner)
     except TrainingCapacityError as e:
         st.warning(str(e))
     except OSError as e:  # the runs folder is full or read-only
         st.error(str(e))
+    else:
+        st.rerun()  # draw the page again with Train disabled while this training waits or runs
 
 
 def live_training() -> None:
@@ -61,7 +67,7 @@ def live_training() -> None:
         ui.show_figure(training_curves(points, epochs=job.settings.epochs), "training-curves")
 
 
-jobs.live(running, live_training)
+jobs.live(active, live_training)
 
 st.divider()
 st.subheader("Saved runs")

@@ -35,7 +35,18 @@ def live(running: Callable[[], bool], draw: Callable[[], None]) -> None:
 
 
 def show_progress(job: TrainingJob) -> None:
-    """Progress bar with images/s and time left, or the outcome once finished."""
+    """Its place in the queue with Cancel while it waits, then a progress bar with images/s and time left, or the
+    outcome once finished."""
+    if job.status == "queued":
+        ahead = job.ahead
+        st.info("You are next: your training starts as soon as a running one finishes." if ahead == 0
+                else f"Waiting for a free slot: {ahead} ahead of you.", icon=":material/hourglass_top:")
+        if st.button("Cancel", icon=":material/close:", key="cancel_training", help="Leaves the queue."):
+            job.stop()
+        return
+    if job.status == "cancelled":
+        st.info("Cancelled before it started: nothing was saved.")
+        return
     p = job.progress
     if job.error:
         st.error(f"Training failed: {job.error}")

@@ -1,4 +1,5 @@
-"""The Train and Inspect pages through Streamlit's AppTest: a tiny real training, Stop, inspection, bad uploads."""
+"""The Train and Inspect pages through Streamlit's AppTest: a tiny real training, Stop, the queue, inspection, bad
+uploads."""
 
 import io
 import pickle
@@ -9,6 +10,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from lenet.training import list_runs, load_run
+from ui import jobs
 from helpers import INSPECT, TRAIN
 
 
@@ -64,6 +66,58 @@ def test_stop_ends_training_and_keeps_finished_epochs(runs_dir):
         assert 1 <= len(saved) < 30 and len(saved) == len(job.result.history)
     finally:
         job.stop()
+
+
+@pytest.fixture
+def one_slot(monkeypatch):
+    """The server's registry made afresh with LENET_MAX_TRAININGS=1; every job stopped and the registry forgotten
+    afterwards, so no thread outlives the test and later tests get the default cap."""
+    monkeypatch.setenv("LENET_MAX_TRAININGS", "1")
+    jobs.registry.clear()
+    registry = jobs.registry()
+    assert registry.max_running == 1
+    yield registry
+    registry.stop_all()
+    for job in registry.running():
+        job.join(60)
+    jobs.registry.clear()
+
+
+def infos(at):
+    return [i.value for i in at.info]
+
+
+def train_button(at):
+    return next(b for b in at.button if b.label == "Train")
+
+
+def test_a_full_server_queues_the_next_sessions_which_wait_cancel_and_then_train(runs_dir, one_slot):
+    first = start(open_train(epochs=30))
+    while not first.points:  # training, not just loading data
+        assert first.running, first.error
+        first.join(0.05)
+    second_at, third_at = open_train(subset=1000), open_train(subset=1000)
+    second, third = start(second_at), start(third_at)
+    assert not second_at.exception and not second_at.warning and second.status == "queued"
+    assert any(i.startswith("You are next") for i in infos(second_at))
+    assert "Waiting for a free slot: 1 ahead of you." in infos(third_at) and third.ahead == 1
+    assert train_button(third_at).disabled  # one training per session, queued ones included
+    assert not [b for b in third_at.button if b.label == "Stop"] and not third_at.get("plotly_chart")
+
+    next(b for b in second_at.button if b.label == "Cancel").click().run()
+    assert second.status == "cancelled" and not second.run_dir.exists()
+    assert "Cancelled before it started: nothing was saved." in infos(second_at)
+    assert not train_button(second_at).disabled
+    third_at.run()  # what the live view's timer does every half second
+    assert third.status == "queued" and any(i.startswith("You are next") for i in infos(third_at))
+
+    first.stop()
+    third.join(120)
+    third_at.run()
+    assert not third_at.exception and third.status == "finished", third.error
+    assert any("Finished after 1 epoch" in s.value for s in third_at.success)
+    assert not train_button(third_at).disabled
+    assert sorted(list_runs(runs_dir)["folder"]) == sorted([first.run_dir.name, third.run_dir.name])
 
 
 def test_impossible_network_explains_itself_and_disables_training():
