@@ -120,7 +120,7 @@ class TrainingJob(Job):
         self.runner = runner or local_runner(data_dir, max_training_bytes)
         self.points: list[Progress] = []  # every progress report, for live curves
         self.submitted_at, self.started_at = time.monotonic(), None  # started_at - submitted_at: the wait
-        self._registry: JobRegistry | None = None  # the registry whose queue holds it, while queued
+        self._registry: JobRegistry | None = None  # the registry it was submitted to: its queue and slots
         self._queued = self._cancelled = False
         super().__init__(self._train, name="lenet-training")
 
@@ -285,6 +285,7 @@ class JobRegistry:
         except RuntimeError as e:  # the system refused another thread: the job fails, the slot stays free
             self._jobs.remove(job)
             job._on_end, job.error = None, f"{type(e).__name__}: {e}"
+            job._ended.set()
         if isinstance(job, TrainingJob):
             job._queued = False
 
