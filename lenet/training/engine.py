@@ -24,13 +24,14 @@ from ..core.model import (
     init_weights,
     plan_layers,
 )
-from ..data import load_split
+from ..data import Split, load_split
 from .devices import pick_device, synchronize
 from .folders import claim_run_dir, release_run_dir
 from .runs import save_run
 from .settings import HISTORY_COLUMNS, TrainSettings
 from .snapshots import Timeline, first_epoch_batches, snapshot_epochs
 
+EpochCallback = Callable[[list[dict], nn.Module, str, "Timeline | None"], None]  # (rows, model, status, timeline)
 _INIT_LOCK = threading.Lock()  # model init draws from torch's global RNG: one seeded init at a time
 
 
@@ -69,6 +70,7 @@ class TrainResult:
     seconds: float = 0.0  # the whole call: data to device, model, training, evaluation, saving
     timeline: Timeline | None = None  # the snapshots, when settings.snapshots
     save_error: str | None = None  # why the run folder could not be written (the training stopped there)
+    node: str = "local"  # where it ran: "local" (this process), or the Ray node id
 
     @property
     def images_per_s(self) -> float:
@@ -132,7 +134,8 @@ def _subset(images: torch.Tensor, labels: torch.Tensor, n: int | None) -> tuple[
     return (images, labels) if n is None else (images[:n], labels[:n])
 
 
-def _make_model(config: LeNetConfig, settings: TrainSettings) -> nn.Module:
+def make_model(config: LeNetConfig, settings: TrainSettings) -> nn.Module:
+    """The untrained model a training with these settings starts from (seeded, so always the same)."""
     with _INIT_LOCK, torch.random.fork_rng(devices=[]):
         torch.manual_seed(settings.seed)
         return init_weights(build_lenet(config), settings.init)
@@ -165,35 +168,42 @@ def _step(loss: torch.Tensor, opt, sched, scaler) -> None:
 
 def train(config: LeNetConfig, settings: TrainSettings, on_progress: Callable[[Progress], None] | None = None,
           stop: threading.Event | None = None, run_dir: Path | None = None, data_dir: Path | None = None,
-          max_training_bytes: int = DEFAULT_MAX_TRAINING_BYTES, download: bool = False) -> TrainResult:
+          max_training_bytes: int = DEFAULT_MAX_TRAINING_BYTES, download: bool = False,
+          data: tuple[Split, Split] | None = None, on_epoch: EpochCallback | None = None) -> TrainResult:
     """Train a model built from config; report progress, honour stop between batches, keep finished epochs.
 
     With run_dir (new or empty), the run folder is claimed for this training (a second training into it raises
     RunDirInUseError) and rewritten after every finished epoch; a disk that refuses an epoch stops the training
     there, with save_error saying why. After a stop, the model and the history are those of the last finished
-    epoch. data_dir is looked in first for the dataset, which is downloaded only with download=True; a model whose
-    training would need more than max_training_bytes is refused before any data is loaded.
+    epoch. data_dir is looked in first for the dataset, which is downloaded only with download=True, unless data
+    gives the (train, test) splits already loaded (a Ray worker gets them from the object store). A model whose
+    training would need more than max_training_bytes is refused before any data is loaded. on_epoch(rows, model,
+    status, timeline) is called after every finished epoch (a Ray worker hands each epoch back to the app with it).
     """
     start = time.perf_counter()
     plan_layers(config, settings.batch_size, max_training_bytes)
     device = pick_device(settings.device)
+
+    def splits() -> tuple[Split, Split]:
+        return data or (load_split(settings.dataset, True, download, data_dir),
+                        load_split(settings.dataset, False, download, data_dir))
+
     if run_dir is None:
-        return _train(config, settings, on_progress, stop, None, data_dir, download, device, start)
+        return _train(config, settings, on_progress, stop, None, splits, on_epoch, device, start)
     claim_run_dir(run_dir)
     try:
-        return _train(config, settings, on_progress, stop, Path(run_dir), data_dir, download, device, start)
+        return _train(config, settings, on_progress, stop, Path(run_dir), splits, on_epoch, device, start)
     finally:
         release_run_dir(run_dir)
 
 
 def _train(config: LeNetConfig, settings: TrainSettings, on_progress, stop, run_dir: Path | None,
-           data_dir: Path | None, download: bool, device: torch.device, start: float) -> TrainResult:
-    train_split = load_split(settings.dataset, True, download, data_dir)
-    test_split = load_split(settings.dataset, False, download, data_dir)
+           splits: Callable[[], tuple[Split, Split]], on_epoch, device: torch.device, start: float) -> TrainResult:
+    train_split, test_split = splits()
     _check_fits(config, train_split.images, settings.dataset)
     images, labels = (t.to(device) for t in _subset(train_split.images, train_split.labels, settings.subset))
     test_images, test_labels = (t.to(device) for t in _subset(test_split.images, test_split.labels, settings.test_subset))
-    model = _make_model(config, settings).to(device)
+    model = make_model(config, settings).to(device)
     if settings.channels_last:
         model = model.to(memory_format=torch.channels_last)
     n = len(labels)
@@ -261,9 +271,11 @@ def _train(config: LeNetConfig, settings: TrainSettings, on_progress, stop, run_
         finished = copy.deepcopy(model.state_dict())
         if timeline is not None and epoch in epochs_kept:
             timeline.take(model, epoch, train_loss, train_acc)
+        status = "finished" if epoch == settings.epochs else "running"
         if run_dir is not None:
-            status = "finished" if epoch == settings.epochs else "running"
-            save_error = _save(run_dir, config, settings, rows, model, status, device, timeline)
+            save_error = save_epoch(run_dir, config, settings, rows, model, status, str(device), timeline)
+        if on_epoch is not None:
+            on_epoch(list(rows), model, status, timeline)
         report("epoch", epoch, batches, loss_sum, correct, seen, train_s, test_acc)
         if save_error:
             save_error = (f"Epoch {epoch} could not be saved, so the training stopped there: {save_error} "
@@ -273,7 +285,7 @@ def _train(config: LeNetConfig, settings: TrainSettings, on_progress, stop, run_
     if stopped:
         model.load_state_dict(finished)
         if run_dir is not None and rows and not save_error:
-            error = _save(run_dir, config, settings, rows, model, "stopped", device, timeline)
+            error = save_epoch(run_dir, config, settings, rows, model, "stopped", str(device), timeline)
             save_error = error and (f"The stop could not be saved: {error} The run folder keeps its {len(rows)} "
                                     "epoch(s) and reads as interrupted.")
     history = pd.DataFrame(rows, columns=HISTORY_COLUMNS)
@@ -282,10 +294,10 @@ def _train(config: LeNetConfig, settings: TrainSettings, on_progress, stop, run_
                        time.perf_counter() - start, timeline, save_error)
 
 
-def _save(run_dir: Path, config, settings, rows, model, status: str, device: torch.device,
-          timeline: Timeline | None) -> str | None:
+def save_epoch(run_dir: Path, config: LeNetConfig, settings: TrainSettings, rows: list[dict], model: nn.Module,
+               status: str, device: str, timeline: Timeline | None) -> str | None:
     """Rewrite the run folder; a disk that refuses (full, read-only) is returned as a sentence, not raised."""
-    extra = {"status": status, "device": str(device), "parameters": count_parameters(model)}
+    extra = {"status": status, "device": device, "parameters": count_parameters(model)}
     try:
         save_run(run_dir, config, settings, pd.DataFrame(rows, columns=HISTORY_COLUMNS), model, extra,
                  snapshots=timeline)
