@@ -35,6 +35,7 @@ PAGES = [
     ("pages/6_Train.py", "Train", ":material/model_training:", "Design a LeNet and train it on Fashion-MNIST, live."),
     ("pages/7_Inspect.py", "Inspect", ":material/visibility:", "Feature maps, filters, and the mistakes of a trained model."),
     ("pages/8_Parameters.py", "Parameters", ":material/tune:", "Blocks, named parameters, initialisation, shared weights, save and load."),
+    ("pages/11_Sweep.py", "Sweep", ":material/scatter_plot:", "Train a grid of LeNets: test accuracy against parameters."),
     ("pages/9_Receptive_fields.py", "Receptive fields", ":material/center_focus_strong:", "Which input pixels one unit of a layer can see, layer by layer."),
     ("pages/10_Exercises.py", "Exercises", ":material/quiz:", "The chapter's exercises, each opening a page with the right settings."),
 ]
