@@ -8,6 +8,11 @@ wins. Unset, the app allows everything it offers:
     LENET_MAX_EPOCHS = 5             # at most this many epochs a training (default 50)
     LENET_MAX_TRAININGS = 1          # trainings running at once on the server (default 2)
 
+Trainings run in the app's own process unless LENET_RAY_ADDRESS names a Ray cluster (`auto`, `host:6379` or
+`ray://host:10001`); LENET_RAY_CPUS (default 1) and LENET_RAY_GPUS (default 0) are what one training takes there,
+and LENET_MAX_QUEUE (default 30) is how many trainings may wait for a free slot. These four, like the caps, may
+also be set in the secrets.
+
 The others are environment variables only: LENET_MAX_TRAINING_MB (memory one training may need, default
 2000), LENET_TORCH_THREADS (torch's threads in the app, default 1), LENET_RUNS_DIR (default runs/),
 LENET_DATA_DIR (looked in first for the datasets) and LENET_CHROMIUM (default /usr/bin/chromium).
@@ -15,6 +20,7 @@ LENET_DATA_DIR (looked in first for the datasets) and LENET_CHROMIUM (default /u
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +55,10 @@ class Environment:
     runs_dir: Path = PROJECT_RUNS_DIR
     data_dir: Path | None = None
     chromium: str = "/usr/bin/chromium"
+    ray_address: str | None = None  # a Ray cluster to run trainings on; None: in this process
+    ray_cpus: int = 1  # CPUs one training takes on the Ray cluster (and its torch threads there)
+    ray_gpus: float = 0.0  # GPUs one training takes on the Ray cluster (a fraction shares one)
+    max_queued: int = 30  # trainings that may wait for a free slot, all sessions together
 
 
 def _whole_number(name: str, value: Any, floor: int) -> int:
@@ -56,6 +66,36 @@ def _whole_number(name: str, value: Any, floor: int) -> int:
     if isinstance(value, bool) or not text.isdigit() or int(text) < floor:
         raise ValueError(f"{name} must be a whole number of at least {floor:,}, not {value!r}.")
     return int(text)
+
+
+def _gpus(value: Any) -> float:
+    try:
+        gpus = float(str(value).strip())
+    except ValueError:
+        gpus = math.nan
+    if isinstance(value, bool) or not 0 <= gpus <= 64:  # NaN fails both comparisons
+        raise ValueError(f"LENET_RAY_GPUS must be a number of GPUs from 0 to 64 (0.5 shares one), not {value!r}.")
+    return gpus
+
+
+def _setting(name: str, secrets: Mapping[str, Any], environ: Mapping[str, str]) -> Any:
+    """A value from the environment, else from the secrets; None when neither sets it (or sets it empty)."""
+    value = environ.get(name) or secrets.get(name)
+    return None if value is None or str(value).strip() == "" else value
+
+
+def _cluster(secrets: Mapping[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
+    """The Ray cluster and the queue, from the environment or the secrets."""
+    values: dict[str, Any] = {}
+    if (address := _setting("LENET_RAY_ADDRESS", secrets, environ)) is not None:
+        values["ray_address"] = str(address).strip()
+    if (cpus := _setting("LENET_RAY_CPUS", secrets, environ)) is not None:
+        values["ray_cpus"] = _whole_number("LENET_RAY_CPUS", cpus, 1)
+    if (gpus := _setting("LENET_RAY_GPUS", secrets, environ)) is not None:
+        values["ray_gpus"] = _gpus(gpus)
+    if (queued := _setting("LENET_MAX_QUEUE", secrets, environ)) is not None:
+        values["max_queued"] = _whole_number("LENET_MAX_QUEUE", queued, 1)
+    return values
 
 
 def read_limits(secrets: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Limits:
@@ -71,9 +111,10 @@ def read_limits(secrets: Mapping[str, Any] | None = None, environ: Mapping[str, 
 
 
 def read_environment(secrets: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Environment:
-    """Everything from `environ` (default os.environ) and, for the caps, `secrets`; a bad value is a ValueError."""
+    """Everything from `environ` (default os.environ) and, for the caps and the cluster, `secrets`; a bad value is a
+    ValueError."""
     environ = os.environ if environ is None else environ
-    values: dict[str, Any] = {"limits": read_limits(secrets, environ)}
+    values: dict[str, Any] = {"limits": read_limits(secrets, environ), **_cluster(secrets or {}, environ)}
     if environ.get("LENET_MAX_TRAINING_MB"):
         values["max_training_bytes"] = _whole_number("LENET_MAX_TRAINING_MB", environ["LENET_MAX_TRAINING_MB"], 1) * 10**6
     if environ.get("LENET_TORCH_THREADS"):

@@ -4,7 +4,7 @@
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lenet.environment import Limits, read_limits, VARIABLES
+from lenet.environment import Limits, read_environment, read_limits, VARIABLES
 from helpers import TRAIN
 
 
@@ -54,3 +54,31 @@ def test_a_wrong_cap_is_explained_on_the_page(monkeypatch):
     at = AppTest.from_file(TRAIN, default_timeout=60).run()
     assert not at.exception
     assert any("LENET_MAX_EPOCHS must be a whole number" in e.value for e in at.error)
+
+
+def test_the_cluster_and_queue_default_to_this_process_one_cpu_and_thirty_waiting():
+    environment = read_environment({}, {})
+    assert (environment.ray_address, environment.ray_cpus, environment.ray_gpus, environment.max_queued) == \
+        (None, 1, 0.0, 30)
+
+
+def test_the_cluster_comes_from_the_environment_or_the_secrets_and_empty_means_unset():
+    secrets = {"LENET_RAY_ADDRESS": "ray://head:10001", "LENET_MAX_QUEUE": 5, "LENET_RAY_GPUS": 0.25}
+    environment = read_environment(secrets, {"LENET_RAY_ADDRESS": " 10.0.0.2:6379 ", "LENET_RAY_CPUS": "2"})
+    assert (environment.ray_address, environment.ray_cpus, environment.ray_gpus, environment.max_queued) == \
+        ("10.0.0.2:6379", 2, 0.25, 5)
+    assert read_environment(secrets, {"LENET_RAY_ADDRESS": ""}).ray_address == "ray://head:10001"
+    assert read_environment({}, {"LENET_RAY_ADDRESS": "  "}).ray_address is None
+
+
+@pytest.mark.parametrize("name, value, sentence", [
+    ("LENET_RAY_CPUS", "0", "LENET_RAY_CPUS must be a whole number of at least 1, not '0'."),
+    ("LENET_RAY_CPUS", "1.5", "LENET_RAY_CPUS must be a whole number of at least 1, not '1.5'."),
+    ("LENET_MAX_QUEUE", "none", "LENET_MAX_QUEUE must be a whole number of at least 1, not 'none'."),
+    ("LENET_RAY_GPUS", "-1", "LENET_RAY_GPUS must be a number of GPUs from 0 to 64 (0.5 shares one), not '-1'."),
+    ("LENET_RAY_GPUS", "nan", "LENET_RAY_GPUS must be a number of GPUs from 0 to 64 (0.5 shares one), not 'nan'."),
+])
+def test_a_wrong_cluster_setting_is_one_sentence_naming_it(name, value, sentence):
+    with pytest.raises(ValueError) as raised:
+        read_environment({}, {name: value})
+    assert str(raised.value) == sentence
