@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from .data import load_split
-from .environment import read_environment
+from .environment import Environment, read_environment
 from .training import JobRegistry, pick_device
 from .training.flags import add_training_flags, from_flags
 from .training.sweeps import MAX_TRIALS, GridError, Sweep, Trial, parse_grid, trials
@@ -45,7 +45,8 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _registry(executor: str, address: str | None, max_running: int, threads: int | None, environment) -> JobRegistry:
+def _registry(executor: str, address: str | None, max_running: int, threads: int | None,
+              environment: Environment) -> JobRegistry:
     """The local registry, or one whose runner trains on the Ray cluster (raises ValueError with a sentence)."""
     if executor == "local":
         return JobRegistry(max_running, environment.data_dir, environment.max_training_bytes)
@@ -53,9 +54,8 @@ def _registry(executor: str, address: str | None, max_running: int, threads: int
         from .training.cluster import connect_ray
     except ImportError:
         raise ValueError("--executor ray needs lenet.training.cluster, which this version does not have.") from None
-    address = address or getattr(environment, "ray_address", None) or "auto"
-    cluster = connect_ray(address, threads or getattr(environment, "ray_cpus", 1), getattr(environment, "ray_gpus", 0),
-                          environment.data_dir, environment.max_training_bytes)
+    cluster = connect_ray(address or environment.ray_address or "auto", threads or environment.ray_cpus,
+                          environment.ray_gpus, environment.data_dir, environment.max_training_bytes)
     print(f"Ray: {cluster.describe()}", file=sys.stderr, flush=True)
     return JobRegistry(cluster.slots, environment.data_dir, environment.max_training_bytes, runner=cluster.runner)
 

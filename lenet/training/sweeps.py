@@ -271,7 +271,7 @@ class Sweep:
         if result is not None:
             history = result.history
             row |= {"epochs": len(history), "test_acc": float(history["test_acc"].iloc[-1]) if len(history) else None,
-                    "seconds": result.seconds, "node": getattr(result, "node", "local"), "error": result.save_error}
+                    "seconds": result.seconds, "node": result.node, "error": result.save_error}
         return row
 
     def results(self) -> list[dict]:
