@@ -120,8 +120,11 @@ def main(argv: list[str] | None = None) -> dict:
         parser.exit(2, f"{parser.prog}: error: {e}\n")
     print(f"{len(sweep_trials)} trials: " + "; ".join(t.label for t in sweep_trials), file=sys.stderr, flush=True)
     sweep = Sweep(registry, sweep_trials, _folder(out)).start()
-    signal.signal(signal.SIGINT, lambda *_: sweep.stop())  # Ctrl-C: stop every trial, keep finished epochs
-    results = sweep.wait(_Reporter(len(sweep_trials)))
+    interrupt = signal.signal(signal.SIGINT, lambda *_: sweep.stop())  # Ctrl-C: stop every trial, keep what finished
+    try:
+        results = sweep.wait(_Reporter(len(sweep_trials)))
+    finally:
+        signal.signal(signal.SIGINT, interrupt)  # main() called from Python (a test) leaves Ctrl-C as it was
     summary = {"trials": results, "seconds": time.perf_counter() - start, "executor": executor, "out": str(out)}
     print(json.dumps(summary))
     failed = [f"{t.label} ({r['error']})" for t, r in zip(sweep_trials, results) if r["status"] == "failed"]

@@ -1,0 +1,31 @@
+"""python -m lenet.sweep --executor ray on the real local Ray cluster: the same seeds give the same accuracies as
+the local executor, every trial's run folder is written here, and each trial names the Ray node it ran on."""
+
+from __future__ import annotations
+
+import json
+
+from lenet import build_lenet, count_parameters, load_run
+from lenet import sweep as sweep_module
+
+SHARED = ["--preset", "modern", "--subset", "500", "--test-subset", "500", "--epochs", "1", "--batch-size", "128",
+          "--device", "cpu", "--threads", "1", "--no-snapshots", "--seed", "3", "--grid", "kernel_sizes=3,5"]
+COLUMNS = ("settings", "parameters", "status", "epochs", "test_acc")
+
+
+def test_a_sweep_on_ray_matches_the_local_one_and_names_its_nodes(ray_cluster, tmp_path, capsys):
+    local = sweep_module.main([*SHARED, "--out", str(tmp_path / "local")])
+    capsys.readouterr()
+    remote = sweep_module.main([*SHARED, "--executor", "ray", "--address", ray_cluster.address,
+                                "--out", str(tmp_path / "ray")])
+    out, err = capsys.readouterr()
+    assert json.loads(out.strip().splitlines()[-1]) == json.loads(json.dumps(remote)) and remote["executor"] == "ray"
+    assert f"Ray: the Ray cluster at {ray_cluster.address}" in err
+    assert [{k: t[k] for k in COLUMNS} for t in remote["trials"]] == [{k: t[k] for k in COLUMNS} for t in local["trials"]]
+    assert remote["trials"][0]["test_acc"] != remote["trials"][1]["test_acc"]  # the kernels do change the outcome
+    assert {t["node"] for t in local["trials"]} == {"local"}
+    for trial in remote["trials"]:
+        assert trial["status"] == "finished" and len(trial["node"]) == 56  # a Ray node id (hex)
+        run = load_run(trial["run_dir"])  # written by this process from the epochs the worker handed back
+        assert trial["run_dir"].startswith(str(tmp_path / "ray")) and run.history["test_acc"].iloc[-1] == trial["test_acc"]
+        assert trial["parameters"] == count_parameters(build_lenet(run.config))
