@@ -36,6 +36,7 @@ def active() -> bool:
     return job is not None and job.active
 
 
+jobs.executor_note()
 name_col, button_col = st.columns([3, 1], vertical_alignment="bottom")
 with name_col:
     name = ui.text("Run name", "name", "", "Names the run's folder; empty: the date and time.", placeholder="optional, e.g. classic-lr0.9",

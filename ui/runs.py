@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import streamlit as st
 
 from lenet.data import load_split
@@ -25,6 +26,19 @@ from lenet.training.runs import UNTRAINED_PREFIX
 import ui
 from ui import page_state
 
+# The table fits 1280 px without sideways scrolling: short labels, dates and numbers in the width they need
+# (train accuracy is on the compared curves; the dataset only when the runs use more than one).
+RUN_COLUMNS = {
+    "name": st.column_config.TextColumn("run", width=270),
+    "created": st.column_config.DatetimeColumn("created", format="D MMM, HH:mm", width=105),
+    "status": st.column_config.TextColumn("status", width=90),
+    "epochs": st.column_config.NumberColumn("epochs", width=60),
+    "train_loss": st.column_config.NumberColumn("train loss", format="%.3f", width=75),
+    "test_acc": st.column_config.NumberColumn("test acc", format="percent", width=75),
+    "dataset": st.column_config.TextColumn("data", width=105),
+}
+
+
 def runs_manager() -> None:
     """The saved runs: a table to pick from, their curves overlaid, and rename, delete, download, upload."""
     root = ui.environment().runs_dir
@@ -34,8 +48,10 @@ def runs_manager() -> None:
     else:
         # A selection is kept by row number under the table's key. Keyed by the runs listed, it is cleared when
         # another session adds or deletes a run, so Delete never lands on a run that moved into the selected row.
-        picked = st.dataframe(runs.drop(columns=["path"]), hide_index=True, width="stretch", on_select="rerun",
-                              selection_mode="multi-row", key=f"runs_table-{hash(tuple(runs['path']))}")
+        shown = runs.assign(created=pd.to_datetime(runs["created"], errors="coerce"))
+        picked = st.dataframe(shown, hide_index=True, width="stretch", on_select="rerun", column_order=[c for c in RUN_COLUMNS if c != "dataset" or runs["dataset"].nunique() > 1],
+                              column_config=RUN_COLUMNS, selection_mode="multi-row",
+                              key=f"runs_table-{hash(tuple(runs['path']))}")
         rows = picked.selection.rows if picked else []
         chosen = runs.iloc[rows] if rows else runs.head(0)
         ok = chosen[~chosen["status"].str.startswith("broken")]

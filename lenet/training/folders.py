@@ -118,6 +118,11 @@ def run_status(run_dir: Path, saved: str) -> str:
     return "running" if _owner_alive(_owner(Path(run_dir))) else "interrupted"
 
 
+def in_training(run_dir: Path) -> bool:
+    """Whether a live training has claimed this run folder (it may not have saved an epoch yet)."""
+    return _owner_alive(_owner(Path(run_dir)))
+
+
 def _owner(run_dir: Path) -> dict | None:
     try:
         owner = json.loads((run_dir / OWNER_FILE).read_text())

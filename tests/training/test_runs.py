@@ -231,3 +231,18 @@ def test_an_untrained_preset_opens_like_a_run():
     assert sum(p.numel() for p in run.model.parameters()) == 61_706 and not run.model.training
     with pytest.raises(ValueError, match="preset"):
         untrained_run("tiny")
+
+
+def test_a_run_still_in_its_first_epoch_lists_as_running(tmp_path):
+    """A training claims its folder before its first epoch is saved; the runs table said "broken" until then."""
+    from lenet.training.folders import claim_run_dir, release_run_dir
+
+    run_dir = new_run_dir("warming-up", tmp_path)
+    claim_run_dir(run_dir)
+    try:
+        (row,) = list_runs(tmp_path).to_dict("records")
+        assert row["status"] == "running: first epoch" and row["epochs"] == 0
+    finally:
+        release_run_dir(run_dir)
+    (row,) = list_runs(tmp_path).to_dict("records")  # released with nothing saved: an empty folder again
+    assert row["status"].startswith("broken")
