@@ -3,6 +3,7 @@
 import streamlit as st
 
 import ui
+import ui.jobs
 from lenet import LeNetConfig, build_lenet, count_parameters
 from lenet.data import available_datasets, data_source
 from lenet.training import available_devices
@@ -34,4 +35,5 @@ with right:
                    "or connect to the internet once; concept pages work without it.")
     devices = available_devices()
     st.info(f"Training device: **{devices[0].upper()}** (available: {', '.join(devices)}).")
+    ui.jobs.executor_note()  # where trainings run, when LENET_RAY_ADDRESS is set
     st.metric("Parameters of d2l's LeNet", f"{count_parameters(build_lenet(LeNetConfig.classic())):,}")

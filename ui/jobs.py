@@ -2,23 +2,66 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import streamlit as st
 
 from lenet.lessons.initialisation import InitTrainings, init_summary, init_training_figure
 from lenet.training import JobRegistry, TrainingCapacityError, TrainingJob
+from lenet.training.cluster import ClusterUnavailable, RayCluster, connect_ray
 
 import ui
 
 LIVE_SECONDS = 0.5  # how often a live view redraws while its job runs
 
 
-@st.cache_resource
-def registry() -> JobRegistry:
-    """One registry for the whole server: it caps how many trainings run at once."""
+@dataclass(frozen=True)
+class Executor:
+    """Where this server's trainings run: its registry, the Ray cluster (None: this process), and why not on Ray."""
+
+    registry: JobRegistry
+    cluster: RayCluster | None = None
+    problem: str | None = None  # LENET_RAY_ADDRESS is set but could not be used: one sentence
+
+
+@st.cache_resource(show_spinner="Connecting to the Ray cluster...")
+def _executor(max_trainings: int, data_dir: Path | None, max_training_bytes: int, max_queued: int,
+              ray_address: str | None, ray_cpus: int, ray_gpus: float) -> Executor:
+    """Chosen once per server (and per setting): the Ray cluster when one is named and answers, else this process."""
+    local = Executor(JobRegistry(max_trainings, data_dir, max_training_bytes, max_queued))
+    if not ray_address:
+        return local
+    try:
+        cluster = connect_ray(ray_address, ray_cpus, ray_gpus, data_dir, max_training_bytes)
+    except ClusterUnavailable as e:
+        return Executor(local.registry, problem=str(e))
+    return Executor(JobRegistry(cluster.slots, data_dir, max_training_bytes, max_queued, runner=cluster.runner),
+                    cluster)
+
+
+def executor() -> Executor:
+    """This server's executor, for its settings (ui.environment())."""
     environment = ui.environment()
-    return JobRegistry(environment.limits.max_trainings, environment.data_dir, environment.max_training_bytes)
+    return _executor(environment.limits.max_trainings, environment.data_dir, environment.max_training_bytes,
+                     environment.max_queued, environment.ray_address, environment.ray_cpus, environment.ray_gpus)
+
+
+def registry() -> JobRegistry:
+    """One registry for the whole server: it runs a few trainings at once, here or on the Ray cluster, and queues
+    the rest."""
+    return executor().registry
+
+
+def executor_note() -> None:
+    """One line on where trainings run, when LENET_RAY_ADDRESS is set: on the cluster, or why not."""
+    chosen = executor()
+    if chosen.problem:
+        st.warning(chosen.problem, icon=":material/cloud_off:")
+    elif chosen.cluster is not None:
+        st.caption(f"Trainings run on the Ray cluster at {chosen.cluster.address} "
+                   f"({chosen.cluster.slots} at a time).")
 
 
 def live(running: Callable[[], bool], draw: Callable[[], None]) -> None:
