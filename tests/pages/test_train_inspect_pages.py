@@ -70,17 +70,15 @@ def test_stop_ends_training_and_keeps_finished_epochs(runs_dir):
 
 @pytest.fixture
 def one_slot(monkeypatch):
-    """The server's registry made afresh with LENET_MAX_TRAININGS=1; every job stopped and the registry forgotten
-    afterwards, so no thread outlives the test and later tests get the default cap."""
+    """The server's registry with LENET_MAX_TRAININGS=1 (one per setting: later tests get the default cap's); every
+    job stopped afterwards, so no thread outlives the test."""
     monkeypatch.setenv("LENET_MAX_TRAININGS", "1")
-    jobs.registry.clear()
     registry = jobs.registry()
-    assert registry.max_running == 1
+    assert registry.max_running == 1 and not registry.running() and not registry.queued()
     yield registry
     registry.stop_all()
     for job in registry.running():
         job.join(60)
-    jobs.registry.clear()
 
 
 def infos(at):
