@@ -21,6 +21,7 @@ with shared_col:
     config, settings = sweeps.shared_settings()
 
 found, error = sweeps.plan(config, settings, specs)
+jobs.executor_note()
 if error:
     st.error(error, icon=":material/warning:")
 else:
