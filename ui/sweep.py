@@ -102,9 +102,10 @@ def table(sweep: Sweep) -> pd.DataFrame:
     for i, result in enumerate(sweep.results()):
         job = sweep.jobs[i]
         status = result["status"] + (f" ({job.ahead} ahead)" if result["status"] == "queued" and job.ahead else "")
-        rows.append({"trial": i + 1, "status": status} | {k: format_value(v) for k, v in result["settings"].items()}
-                    | {"parameters": result["parameters"], "epochs": result["epochs"], "test accuracy": result["test_acc"],
-                       "seconds": result["seconds"], "node": result["node"] or "", "error": result["error"] or ""})
+        values = {k: format_value(v) for k, v in result["settings"].items()}
+        rows.append({"trial": i + 1, "status": status, **values, "parameters": result["parameters"],
+                     "epochs": result["epochs"], "test accuracy": result["test_acc"], "seconds": result["seconds"],
+                     "node": result["node"] or "", "error": result["error"] or ""})
     return pd.DataFrame(rows)
 
 

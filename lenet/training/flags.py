@@ -1,4 +1,4 @@
-"""The training's settings as command-line flags, shared by the commands that train (python -m lenet.train, lenet.sweep).
+"""The training's settings as command-line flags, shared by the commands that train (lenet.train, lenet.sweep).
 
 Flags left out take the preset's value; the model flags change its LeNetConfig, the others its TrainSettings.
 """
@@ -14,7 +14,7 @@ from .settings import DEVICES, OPTIMIZERS, PRESETS, SCHEDULES, TrainSettings, pr
 
 
 def add_training_flags(p: argparse.ArgumentParser) -> None:
-    """--preset, the TrainSettings flags, the model group (--conv-channels ...), --device, --subset, --seed, --threads."""
+    """--preset, the TrainSettings flags, the model group (--conv-channels ...), --device, --subset, --threads."""
     p.add_argument("--preset", choices=PRESETS, default="classic",
                    help="classic: d2l's sigmoid LeNet, SGD lr 0.9, 10 epochs; modern: ReLU, max pooling, "
                         "batch norm, 2 epochs of one-cycle SGD (default: classic)")

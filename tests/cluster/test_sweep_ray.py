@@ -25,13 +25,15 @@ def test_a_sweep_on_ray_matches_the_local_one_and_names_its_nodes(ray_cluster, t
     out, err = capsys.readouterr()
     assert json.loads(out.strip().splitlines()[-1]) == json.loads(json.dumps(remote)) and remote["executor"] == "ray"
     assert f"Ray: the Ray cluster at {ray_cluster.address}" in err
-    assert [{k: t[k] for k in COLUMNS} for t in remote["trials"]] == [{k: t[k] for k in COLUMNS} for t in local["trials"]]
+    same = [{k: t[k] for k in COLUMNS} for t in local["trials"]]
+    assert [{k: t[k] for k in COLUMNS} for t in remote["trials"]] == same
     assert remote["trials"][0]["test_acc"] != remote["trials"][1]["test_acc"]  # the kernels do change the outcome
     assert {t["node"] for t in local["trials"]} == {"local"}
     for trial in remote["trials"]:
         assert trial["status"] == "finished" and len(trial["node"]) == 56  # a Ray node id (hex)
         run = load_run(trial["run_dir"])  # written by this process from the epochs the worker handed back
-        assert trial["run_dir"].startswith(str(tmp_path / "ray")) and run.history["test_acc"].iloc[-1] == trial["test_acc"]
+        assert trial["run_dir"].startswith(str(tmp_path / "ray"))
+        assert run.history["test_acc"].iloc[-1] == trial["test_acc"]
         assert trial["parameters"] == count_parameters(build_lenet(run.config))
 
 
