@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import os
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -126,3 +127,10 @@ def read_environment(secrets: Mapping[str, Any] | None = None, environ: Mapping[
     if environ.get("LENET_CHROMIUM"):
         values["chromium"] = environ["LENET_CHROMIUM"]
     return Environment(**values)
+
+
+def use_new_ray_token() -> None:
+    """Token authentication for a Ray head this process starts itself (lenet.cluster_bench): a fresh token in this
+    process's environment, which the head (a child) inherits and this process's own connection uses."""
+    os.environ["RAY_AUTH_MODE"] = "token"
+    os.environ["RAY_AUTH_TOKEN"] = secrets.token_hex(32)

@@ -13,6 +13,7 @@ import re
 import socket
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -23,7 +24,8 @@ from ..core.model import DEFAULT_MAX_TRAINING_BYTES, LeNetConfig, plan_layers
 from ..data import load_split
 from .engine import Progress, TrainResult, make_model, save_epoch
 from .folders import claim_run_dir, release_run_dir
-from .ray_worker import FinishedEpoch, TrainingWorker, model_from_bytes
+from .ray_pool import forget_pools, worker_pool
+from .ray_worker import FinishedEpoch, model_from_bytes
 from .settings import HISTORY_COLUMNS, TrainSettings
 from .snapshots import Timeline
 
@@ -33,7 +35,6 @@ CONNECT_S = 5.0  # how long the cluster may take to answer
 ADDRESS = re.compile(r"(?:ray://)?(?P<host>\[[0-9a-fA-F:]+\]|[\w.-]+):(?P<port>\d{1,5})")
 _connected: dict[str, str] = {}  # this process's Ray connection: {"address": ...}
 _datasets: dict[tuple, tuple[Any, Any]] = {}  # (address, dataset, data_dir) -> the splits' ObjectRefs
-_remote: dict[str, Any] = {}  # "worker": TrainingWorker wrapped by ray.remote
 _lock = threading.Lock()
 
 
@@ -82,9 +83,16 @@ def _connect(ray, address: str) -> None:
                      runtime_env={"py_modules": [str(Path(__file__).resolve().parents[1])],
                                   "excludes": ["__pycache__"]})
         except Exception as e:  # ConnectionError, RuntimeError, TimeoutError...: all say the cluster is not there
-            raise ClusterUnavailable(f"The Ray cluster at {address} did not accept a connection "
-                                     f"({type(e).__name__}), so trainings run in this process.") from None
+            if address == "auto":
+                raise ClusterUnavailable("No running Ray cluster was found on this machine (LENET_RAY_ADDRESS=auto), "
+                                         "so trainings run in this process.") from None
+            raise ClusterUnavailable(f"The Ray cluster at {address} did not accept this app's connection "
+                                     f"({type(e).__name__}: does it need its token, RAY_AUTH_MODE=token and "
+                                     "RAY_AUTH_TOKEN, or is it another Ray version?), so trainings run in this "
+                                     "process.") from None
         _connected["address"] = address
+        _datasets.clear()  # refs and workers of an earlier connection are gone with it
+        forget_pools()
 
 
 @dataclass
@@ -133,35 +141,36 @@ class RayCluster:
     def _train(self, config, settings, on_progress, stop, run_dir: Path | None, start: float) -> TrainResult:
         ray = _import_ray()
         splits = _dataset(ray, self.address, settings.dataset, self.data_dir)
-        actor = (_worker_class(ray)
-                 .options(num_cpus=self.cpus_per_training, num_gpus=self.gpus_per_training, max_concurrency=4,
-                          max_restarts=0)
-                 .remote(self.cpus_per_training))
+        pool = worker_pool(ray, self.cpus_per_training, self.gpus_per_training)
+        actor, job, keep = pool.take(), uuid.uuid4().hex, False
         watch = _Watch(config, settings, run_dir, on_progress)
         try:
-            done = actor.run.remote(config, settings, *splits, self.max_training_bytes)
-            self._follow(ray, actor, watch, stop)
+            done = actor.run.remote(job, config, settings, list(splits), self.max_training_bytes)
+            self._follow(ray, actor, job, watch, stop)
             if watch.save_error or watch.gave_up:
                 return watch.result(start, None)
             try:
-                return watch.result(start, ray.get(done))
+                final = ray.get(done)
             except ray.exceptions.RayTaskError as e:  # the training itself raised: show its own error
+                keep = True
                 raise (e.cause if isinstance(e.cause, Exception) else e) from None
             except _died(ray) as e:
                 raise WorkerDiedError(watch.died(type(e).__name__)) from None
+            keep = True
+            return watch.result(start, final)
         finally:
             self._pids.pop(threading.get_ident(), None)
-            ray.kill(actor, no_restart=True)
+            pool.give_back(actor) if keep else pool.drop(actor)
 
-    def _follow(self, ray, actor, watch: "_Watch", stop: threading.Event) -> None:
-        """Poll the worker until run() ends, forwarding progress and saving epochs; a stop reaches it within
+    def _follow(self, ray, actor, job: str, watch: "_Watch", stop: threading.Event) -> None:
+        """Poll the worker until job's run ends, forwarding progress and saving epochs; a stop reaches it within
         POLL_S; a dead worker raises WorkerDiedError."""
         asked, stop_sent = None, None
         while True:
             if stop.is_set() and stop_sent is None:
-                actor.stop.remote()
+                actor.stop.remote(job)
                 stop_sent = time.monotonic()
-            asked = asked or actor.poll.remote(len(watch.points), len(watch.rows))
+            asked = asked or actor.poll.remote(job, len(watch.points), len(watch.rows))
             ready, _ = ray.wait([asked], timeout=POLL_S)
             if not ready:  # the actor has not started yet: the cluster is busy, or its worker is starting
                 if stop_sent is not None and time.monotonic() - stop_sent > STOP_S:
@@ -177,14 +186,6 @@ class RayCluster:
             if not watch.take(news) or news["ended"]:
                 return
             stop.wait(POLL_S)
-
-
-def _worker_class(ray):
-    """TrainingWorker as a Ray actor class, made once per process."""
-    with _lock:
-        if "worker" not in _remote:
-            _remote["worker"] = ray.remote(TrainingWorker)
-        return _remote["worker"]
 
 
 def _died(ray) -> tuple[type[Exception], ...]:

@@ -46,51 +46,90 @@ def model_from_bytes(config: LeNetConfig, weights: bytes) -> nn.Module:
     return model.eval()
 
 
+class _Run:
+    """One training's state in a worker: its stop event, progress points, newest finished epoch, and whether it ended."""
+
+    def __init__(self, job: str):
+        self.job, self.stop = job, threading.Event()
+        self.points: list[Progress] = []
+        self.epoch: FinishedEpoch | None = None
+        self.ended = False
+
+
 class TrainingWorker:
-    """One training in a Ray actor: run() trains in one thread while poll() and stop() answer in others."""
+    """Trainings in a Ray actor, one at a time: run() trains in one thread while poll() and stop() answer in others.
+
+    The app keeps a worker warm between trainings (torch imported, the dataset held); every call names its job, so a
+    late stop or poll of one training never touches the next.
+    """
 
     def __init__(self, threads: int):
         torch.set_num_threads(threads)  # the CPUs Ray gave this actor, as LENET_TORCH_THREADS does in the app
-        self._stop = threading.Event()
-        self._points: list[Progress] = []
-        self._epoch: FinishedEpoch | None = None
-        self._ended = False
+        self._run = _Run("")
+        self._stopped: set[str] = set()  # jobs asked to stop, maybe before their run() began
+        self._splits: dict[str, tuple[Split, Split]] = {}  # the dataset, by its train split's object id
         self._lock = threading.Lock()
 
     def where(self) -> tuple[str, int]:
-        """The Ray node id and the process id this training runs in."""
+        """The Ray node id and the process id this worker runs in."""
         import ray  # here, in a Ray worker, ray is always there
 
         return ray.get_runtime_context().get_node_id(), os.getpid()
 
-    def run(self, config: LeNetConfig, settings: TrainSettings, train_split: Split, test_split: Split,
-            max_training_bytes: int) -> dict:
-        """Train; the result is what the app cannot rebuild from the epochs: stopped, device, final weights."""
+    def run(self, job: str, config: LeNetConfig, settings: TrainSettings, splits: list, max_training_bytes: int) -> dict:
+        """Train; the result is what the app cannot rebuild from the epochs: stopped, device, final weights.
+
+        splits holds the ObjectRefs of the train and test split (in a list, so Ray hands them over unread): they are
+        fetched once per worker and dataset.
+        """
+        current = _Run(job)
+        with self._lock:
+            self._run = current
+            if job in self._stopped:
+                self._stopped.discard(job)
+                current.stop.set()
         try:
-            result = train(config, settings, self._points.append, self._stop, None,
-                           max_training_bytes=max_training_bytes, data=(train_split, test_split),
-                           on_epoch=self._keep)
+            result = train(config, settings, current.points.append, current.stop, None,
+                           max_training_bytes=max_training_bytes, data=self._data(splits),
+                           on_epoch=lambda rows, model, status, timeline: self._keep(current, rows, model, status,
+                                                                                     timeline))
             return {"stopped": result.stopped, "device": result.device, "weights": weights_bytes(result.model),
                     "timeline": result.timeline.to_bytes() if result.timeline is not None else None,
                     "node": self.where()[0]}
         finally:
-            self._ended = True
+            current.ended = True
 
-    def _keep(self, rows: list[dict], model: nn.Module, status: str, timeline: Timeline | None) -> None:
+    def _data(self, splits: list) -> tuple[Split, Split]:
+        import ray
+
+        key = splits[0].hex()
+        if key not in self._splits:
+            self._splits = {key: tuple(ray.get(splits))}  # one dataset held at a time
+        return self._splits[key]
+
+    def _keep(self, current: _Run, rows: list[dict], model: nn.Module, status: str, timeline: Timeline | None) -> None:
         device = str(next(model.parameters()).device)
         epoch = FinishedEpoch(list(rows), weights_bytes(model), status, device,
                               timeline.to_bytes() if timeline else None)
         with self._lock:
-            self._epoch = epoch
+            current.epoch = epoch
 
-    def poll(self, points_seen: int, epochs_seen: int) -> dict:
-        """Progress points after the first points_seen, the newest epoch if it is past epochs_seen, and whether
-        run() has ended (read first, so that an ended run's last epoch is always in the same answer)."""
-        ended = self._ended
+    def poll(self, job: str, points_seen: int, epochs_seen: int) -> dict:
+        """Job's progress points after the first points_seen, its newest epoch if past epochs_seen, and whether its
+        run() ended (read first, so that an ended run's last epoch is always in the same answer); nothing yet when
+        its run() has not begun."""
         with self._lock:
-            epoch = self._epoch if self._epoch is not None and len(self._epoch.rows) > epochs_seen else None
+            current = self._run
+        ended = current.ended and current.job == job
+        with self._lock:
+            epoch = current.epoch if current.epoch is not None and len(current.epoch.rows) > epochs_seen else None
         node, pid = self.where()
-        return {"points": self._points[points_seen:], "epoch": epoch, "ended": ended, "node": node, "pid": pid}
+        if current.job != job:
+            return {"points": [], "epoch": None, "ended": False, "node": node, "pid": pid}
+        return {"points": current.points[points_seen:], "epoch": epoch, "ended": ended, "node": node, "pid": pid}
 
-    def stop(self) -> None:
-        self._stop.set()
+    def stop(self, job: str) -> None:
+        with self._lock:
+            self._stopped.add(job)
+            if self._run.job == job:
+                self._run.stop.set()

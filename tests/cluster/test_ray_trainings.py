@@ -52,6 +52,8 @@ def test_a_seeded_training_gives_the_same_metrics_on_ray_as_here(ray_cluster, tm
     assert (tmp_path / "run" / "snapshots.pt").is_file() and not (tmp_path / "run" / ".owner.json").exists()
     for a, b in zip(remote.model.state_dict().values(), local.model.state_dict().values()):
         assert torch.equal(a, b)
+    again = ray_cluster.run(config, settings)  # on a warm worker now: the same again
+    assert again.history[columns].equals(local.history[columns])
 
 
 def test_eight_submitted_at_once_on_two_cpus_all_finish_in_queue_order(registry, tmp_path):
