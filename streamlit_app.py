@@ -13,17 +13,19 @@ st.title("LeNet Lab")
 st.markdown(
     "Learn, train and look inside a convolutional network, following the *Convolutional Neural Networks* "
     "chapter of [Dive into Deep Learning](https://d2l.ai/chapter_convolutional-neural-networks/index.html). "
-    "Every page lets you **see** a concept, **change** it, and **check** it against PyTorch."
+    "Every concept page lets you **see** a concept, **change** it, and **check** it against PyTorch: its result "
+    "recomputed with torch's own operator, the difference shown. Train and Inspect show the torch code they run."
 )
 
 left, right = st.columns([2, 1], gap="large")
 with left:
     st.subheader("Pages")
-    cards = st.columns(2)
-    for i, (path, label, icon, blurb) in enumerate(ui.PAGES[1:]):
-        with cards[i % 2].container(border=True):
-            st.page_link(path, label=f"**{label}**", icon=icon)
-            st.caption(blurb)
+    pages = ui.PAGES[1:]
+    for first in range(0, len(pages), 2):  # a row of two cards at a time, as tall as each other
+        for column, (path, label, icon, blurb) in zip(st.columns(2), pages[first:first + 2]):
+            with column.container(border=True, height="stretch"):
+                st.page_link(path, label=f"**{label}**", icon=icon)
+                st.caption(blurb)
 with right:
     st.subheader("This machine")
     data_dir = ui.environment().data_dir

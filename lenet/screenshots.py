@@ -3,6 +3,10 @@
     python -m lenet.screenshots --out slides                    # every page, 1280 pixels wide
     python -m lenet.screenshots --views docs/views.toml --out docs/screenshots
     python -m lenet.screenshots --views my_views.toml --out slides --width 1600 --height 900 padding-5x5
+    python -m lenet.screenshots --out shots --no-present         # with Streamlit's menu and the sidebar
+
+Pages are photographed in the app's presentation mode (?present=1: no Streamlit menu, larger type, the
+sidebar folded away, figures the size of a 16:9 slide) unless --no-present is given or a view sets present = 0.
 
 A views file names each view (the PNG's name) and gives its page and URL query parameters, the same
 ones the page writes to its URL when you change a widget:
@@ -41,6 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 WIDTH, HEIGHT = 1280, 800
 MAX_HEIGHT = 12_000
+PRESENT = "present"  # the app's presentation mode, as a URL parameter (ui.page_state.PRESENT)
 TIMEOUT_S = 90  # a fresh server's first page imports torch: seconds on a busy machine
 # Placeholders that Streamlit draws while a widget's code loads or an element waits for its data,
 # stale elements of the previous run, images and fonts still loading: none of them may show.
@@ -56,6 +61,10 @@ class View:
     name: str
     page: str
     query: dict[str, object] = field(default_factory=dict)
+
+    def presented(self) -> View:
+        """The same view in the app's presentation mode, unless its query says otherwise."""
+        return View(self.name, self.page, {PRESENT: 1} | self.query)
 
     @property
     def url_path(self) -> str:
@@ -232,9 +241,10 @@ def to_palette(png: str | Path) -> None:
 def take_screenshots(views: list[View], out_dir: str | Path, width: int = WIDTH, height: int | None = None,
                      scale: float = 1, runs_dir: str | Path | None = None, palette: bool = False,
                      timeout_s: float = TIMEOUT_S, url: str | None = None,
-                     chromium: str = Environment.chromium) -> list[dict]:
+                     chromium: str = Environment.chromium, present: bool = True) -> list[dict]:
     """Save out_dir/<view name>.png for every view of the app at `url`, or of one started (and stopped)
-    for the purpose with runs_dir; one report per view."""
+    for the purpose with runs_dir, in presentation mode unless present=False; one report per view."""
+    views = [view.presented() for view in views] if present else views
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     reports = []
@@ -263,6 +273,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--palette", action="store_true", help="256-colour PNGs, about 2.5 times smaller (the README's)")
     p.add_argument("--timeout", type=float, default=TIMEOUT_S, help=f"seconds to wait for a page (default {TIMEOUT_S})")
     p.add_argument("--runs-dir", type=Path, help="runs folder the app reads (default: $LENET_RUNS_DIR or runs/)")
+    p.add_argument("--no-present", dest="present", action="store_false",
+                   help="photograph the pages as they are on screen, with Streamlit's menu and the sidebar (default: "
+                        "the app's presentation mode, ?present=1)")
     p.add_argument("--url", help="an app that is already running, e.g. http://localhost:8501 (default: start one "
                                  "on a free port)")
     return p
@@ -288,7 +301,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
 
     try:
         reports = take_screenshots(views, args.out, args.width, args.height, args.scale, args.runs_dir,
-                                   args.palette, args.timeout, args.url, read_environment({}).chromium)
+                                   args.palette, args.timeout, args.url, read_environment({}).chromium,
+                                   args.present)
     except (OSError, RuntimeError, PageTimeout) as e:  # no browser, the app did not start, a page never drew
         parser.exit(2, f"error: {e}\n")
     failed = [r for r in reports if r["exception"] or r["page_not_found"]]

@@ -32,7 +32,24 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, metavar="RUN_DIR",
                    help="save the run folder (config.json, metrics.csv, model.pt, snapshots.pt) here after every epoch; "
                         "it must not exist yet or be empty, and no other training may write it")
+    p.add_argument("--executor", choices=("local", "ray"), default="local",
+                   help="where to train: in this process (default), or on a Ray cluster's worker")
+    p.add_argument("--address", help="the Ray cluster for --executor ray (auto, host:6379 or ray://host:10001; "
+                                     "default: $LENET_RAY_ADDRESS, else auto)")
     return p
+
+
+def _runner(executor: str, address: str | None, threads: int | None, environment, download: bool):
+    """(config, settings, on_progress, stop, run_dir) -> TrainResult, here or on the Ray cluster (ValueError)."""
+    if executor == "local":
+        return lambda config, settings, on_progress, stop, out: train(
+            config, settings, on_progress, stop, out, environment.data_dir, environment.max_training_bytes, download)
+    from .training.cluster import connect_ray
+
+    cluster = connect_ray(address or environment.ray_address or "auto", threads or environment.ray_cpus,
+                          environment.ray_gpus, environment.data_dir, environment.max_training_bytes)
+    print(f"Ray: {cluster.describe()}", file=sys.stderr, flush=True)
+    return cluster.run
 
 
 def _progress_line(p: Progress) -> str:
@@ -58,6 +75,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser = _parser()
     args = vars(parser.parse_args(argv))
     out, threads, download = args.pop("out"), args.pop("threads"), args.pop("download")
+    executor, address = args.pop("executor"), args.pop("address")
     try:
         environment = read_environment({})
         config, settings = from_flags(args)
@@ -71,11 +89,14 @@ def main(argv: list[str] | None = None) -> dict:
         torch.set_num_threads(threads)  # this process is ours alone
     if out is not None and out.exists() and (not out.is_dir() or any(out.iterdir())):
         parser.error(f"--out {out} already exists and is not an empty folder; choose a new path.")
+    try:
+        runner = _runner(executor, address, threads, environment, download)
+    except ValueError as e:  # Ray missing, or no cluster answers
+        parser.exit(2, f"{parser.prog}: error: {e}\n")
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())  # Ctrl-C: finish the current batch, keep finished epochs
     try:
-        result = train(config, settings, _print_progress, stop, out, environment.data_dir,
-                       environment.max_training_bytes, download)
+        result = runner(config, settings, _print_progress, stop, out)
     except RunDirInUseError as e:  # another training claimed --out first
         parser.exit(2, f"{parser.prog}: error: --out {e}\n")
     except (ValueError, OSError) as e:  # a model that does not fit the images, no data, --out taken or read-only
@@ -86,7 +107,7 @@ def main(argv: list[str] | None = None) -> dict:
         "images_per_s": result.images_per_s, "seconds": time.perf_counter() - start,
         "epochs": len(result.history), "stopped": result.stopped, "device": result.device,
         "parameters": count_parameters(result.model), "run_dir": str(out) if out is not None else None,
-        "peak_rss_mb": peak_memory_mb(), "save_error": result.save_error,
+        "peak_rss_mb": peak_memory_mb(), "save_error": result.save_error, "node": result.node,
     }
     print(json.dumps({k: float(v) if hasattr(v, "item") else v for k, v in summary.items()}))
     if result.save_error:  # the epochs trained are in the JSON line; the run folder stopped at the last one saved

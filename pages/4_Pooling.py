@@ -5,7 +5,7 @@ import streamlit as st
 import ui
 from lenet import EDGE_KERNEL, edge_image, pool2d, pool_output_shape
 from lenet.lessons.grids import format_matrix, parse_matrix, sliding_window_figure, step_to_cell
-from lenet.lessons.pooling import pool_arithmetic, pooling_code, shift_code, shift_demo, shift_figure
+from lenet.lessons.pooling import pool_arithmetic, pooling_code, shift_code, shift_demo, shift_figure, torch_pool_check
 
 ui.setup_page("Pooling")
 st.title("Pooling")
@@ -62,6 +62,8 @@ if out_hw is not None:
     )
     ui.show_figure(figure, "pooling")
     st.markdown(f"Output Y = `{format_matrix(Y)}`")
+    _, difference = torch_pool_check(X, Y, k, mode, p, s)
+    ui.show_check(f"torch's `F.{'max' if mode == 'max' else 'avg'}_pool2d` gives the same Y", difference, of=Y)
     ui.show_code(pooling_code(X, k, mode, p, s))
 
 st.header("Pooling tolerates small shifts")

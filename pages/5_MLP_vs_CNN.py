@@ -5,7 +5,15 @@ import streamlit as st
 import ui
 from lenet import LeNetConfig, layer_table
 from lenet.core.units import human_bytes, human_count
-from lenet.lessons.mlp_vs_cnn import lenet_parameter_count, parameter_comparison, parameter_count_code, parameter_figure
+from lenet.lessons.mlp_vs_cnn import (
+    LAYER_COLUMNS_HELP,
+    LAYER_TABLE_TEXT,
+    lenet_parameter_count,
+    parameter_comparison,
+    parameter_count_code,
+    parameter_figure,
+    torch_parameter_check,
+)
 
 ui.setup_page("MLP vs CNN")
 st.title("Why not an MLP?")
@@ -55,6 +63,9 @@ if table is not None:
     )
     ui.show_figure(parameter_figure(table), "mlp_vs_cnn_parameters")
     st.dataframe(table, hide_index=True, column_config=ui.COUNT_COLUMNS, column_order=("layer", "parameters", "float32 memory"))
+    _, difference = torch_parameter_check(table, height, width, channels, hidden, conv_channels, kernel)
+    ui.show_check("counting the parameters of torch's own `nn.Linear`, `nn.Conv2d` and LeNet gives the same numbers",
+                  difference)
     ui.show_code(parameter_count_code(height, width, channels, hidden, conv_channels, kernel))
 
 st.header("LeNet, layer by layer")

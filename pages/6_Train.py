@@ -7,6 +7,7 @@ import streamlit as st
 import ui
 from ui import jobs, model_form, runs
 from lenet import layer_table
+from lenet.lessons.training import training_code
 from lenet.plots import training_curves
 from lenet.training import TrainingCapacityError, new_run_dir
 
@@ -28,6 +29,7 @@ else:
                      f"{table['MACs'].sum():,} multiply-adds per image", expanded=False):
         st.dataframe(model_form.format_layer_table(table), hide_index=True, width="stretch",
                      height=35 * (len(table) + 1) + 3)
+    ui.show_code(training_code(config, settings))
 
 
 def active() -> bool:

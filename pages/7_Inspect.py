@@ -7,6 +7,7 @@ from ui import runs, timeline
 from lenet.data import DatasetNotFoundError, load_split
 from lenet.data.images import BOX, load_uploaded_image
 from lenet.inspection import PICK_HOWS, conv_filters, feature_maps, pick_image, predict_proba
+from lenet.lessons.feature_maps import feature_maps_code
 from lenet.plots import (
     confusion_matrix_figure,
     filter_grid,
@@ -29,10 +30,11 @@ except DatasetNotFoundError as e:
     st.error(str(e))
     st.stop()
 
-HOW_LABELS = {"index": "by index", "class": "by class", "random": "random", "mistake": "a mistake", "upload": "upload"}
+HOW_LABELS = {"index": "a test image by its number", "class": "a random image of one class", "random": "a random test image",
+              "mistake": "a random mistake of the model", "upload": "a picture you upload"}
 image_col, probs_col = st.columns([1, 2], gap="large")
 with image_col:
-    how = ui.choice("Image", "how", [*PICK_HOWS, "upload"], "Which image to run through the model.", format_func=HOW_LABELS.get)
+    how = ui.select("Image", "how", [*PICK_HOWS, "upload"], "Which image to run through the model.", format_func=HOW_LABELS.get)
     label = None
     if how == "upload":
         uploaded = st.file_uploader("A PNG or JPEG picture", type=["png", "jpg", "jpeg"])
@@ -49,7 +51,8 @@ with image_col:
         index = ui.number("test image", "image", 0, len(test) - 1, 0, f"Which test image (0 to {len(test) - 1:,}).",
                           disabled=how != "index")
         cls = ui.select("class", "class", test.classes, "Which class to draw an image of.", disabled=how != "class")
-        seed = ui.number("draw", "draw", 0, 10_000, 0, "Another number draws another image.", disabled=how == "index")
+        seed = ui.number("seed of the random pick", "draw", 0, 10_000, 0, "The same seed picks the same image; another "
+                         "seed picks another one (of the class, of the test set, or of the mistakes).", disabled=how == "index")
         try:
             evaluation = runs.evaluation_of(run) if how == "mistake" else None
             i = pick_image(test, how, index=index, label=test.classes.index(cls), seed=seed, evaluation=evaluation)
@@ -67,6 +70,8 @@ shown_kinds = ui.several("Show", "show", list(kinds), ["conv", "pool"], "Which l
 for name, fmap in feature_maps(run.model, image).items():
     if name.rstrip("0123456789") in shown_kinds:
         ui.show_figure(image_grid(fmap, f"{name}: {' x '.join(map(str, fmap.shape))}"), f"feature-maps-{name}")
+ui.show_code(feature_maps_code(run.config, run.source if run.trained else None, run.settings.dataset,
+                               None if how == "upload" else i, BOX.get(run.settings.dataset, 28)))
 
 st.subheader("Learned filters")
 for name, weights in conv_filters(run.model).items():

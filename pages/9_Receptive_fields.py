@@ -6,7 +6,7 @@ import ui
 from lenet import LeNetConfig
 from lenet.core.receptive import receptive_field_table, receptive_fields, unit_field
 from lenet.lessons.images import sample_image
-from lenet.lessons.receptive_fields import pad_to, receptive_field_code, receptive_field_figure
+from lenet.lessons.receptive_fields import pad_to, receptive_field_code, receptive_field_figure, torch_field_check
 
 ui.setup_page("Receptive fields")
 st.title("Receptive fields")
@@ -85,4 +85,7 @@ if fields is not None:
     st.caption(caption + (", on a 2-pixel zero border" if size == 32 else ""))
     title = f"What {layer} unit ({row}, {col}) sees (the rest greyed out), its whole field outlined"
     ui.show_figure(receptive_field_figure(pad_to(image, size), field, (out_h, out_w), title), "receptive_field")
+    _, difference = torch_field_check(config, field)
+    ui.show_check(f"torch's autograd finds the gradient of this unit with respect to the input non-zero on exactly "
+                  f"these {field.pixels} pixels", difference, measure="pixels that differ:")
     ui.show_code(receptive_field_code(config, layer, (row, col)))

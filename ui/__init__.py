@@ -62,11 +62,33 @@ def environment() -> Environment:
         st.stop()
 
 
+# Presentation mode (?present=1 or the sidebar's switch): no Streamlit chrome, larger type, room for the content.
+PRESENT_CSS = """<style>
+[data-testid="stToolbarActions"], [data-testid="stMainMenu"], [data-testid="stAppDeployButton"],
+[data-testid="stDecoration"], [data-testid="stStatusWidget"] { display: none !important; }
+[data-testid="stHeader"] { background: transparent; }
+html { font-size: 19px; }
+[data-testid="stMainBlockContainer"] { padding-top: 2.5rem; padding-bottom: 2rem; }
+</style>"""
+PRESENT_FIGURE_HEIGHT = 600  # px: a figure across the page, title included, fills a 1280 x 720 slide
+PRESENT_FONT_SCALE = 1.3  # every font of a figure, 12 px becoming about 16
+PRESENT_TOGGLE = "presentation_mode"  # the sidebar switch's key; page_state keeps the mode itself
+
+
+def presenting() -> bool:
+    """Whether this session shows its pages for the front of the room (presentation mode)."""
+    return bool(st.session_state.get(page_state.PRESENTING, False))
+
+
 def setup_page(title: str) -> None:
     """Page config and the sidebar's map of pages; call first on every page (title as in PAGES)."""
     icon = next((icon for _, label, icon, _ in PAGES if label == title), ":material/neurology:")
-    st.set_page_config(page_title=f"{title} · LeNet Lab", page_icon=icon, layout="wide")
     page_state.open_page(title)
+    present = page_state.presenting()
+    st.set_page_config(page_title=f"{title} · LeNet Lab", page_icon=icon, layout="wide",
+                       initial_sidebar_state="collapsed" if present else "auto")
+    if present:
+        st.html(PRESENT_CSS)
     # Every session of the server shares torch's threads. Two threads on 2 busy cores trained ~10x slower
     # than one in our measurements (docs/benchmark.md), so the app uses one unless told otherwise.
     threads = environment().torch_threads
@@ -79,7 +101,15 @@ def setup_page(title: str) -> None:
                 st.page_link(path, label=label, icon=page_icon)
         except StreamlitPageNotFoundError:  # a page run on its own (as AppTest does) knows no other pages
             pass
+        st.session_state[PRESENT_TOGGLE] = present
+        st.toggle("Presentation mode", key=PRESENT_TOGGLE, on_change=_switch_presenting,
+                  help="For a projector or a slide: no Streamlit menu, larger type, the sidebar folded away, figures "
+                       "the size of a 16:9 slide. Kept on every page; a link with ?present=1 opens a page this way.")
         st.caption("Follows the convolutional-networks chapter of *Dive into Deep Learning*.")
+
+
+def _switch_presenting() -> None:
+    page_state.set_presenting(st.session_state[PRESENT_TOGGLE])
 
 
 def bound(draw: Callable[..., Any], key: str, default: Any, coerce: page_state.Coerce, **kwargs) -> Any:
@@ -148,14 +178,49 @@ def png_config(filename: str) -> dict:
 
 
 def show_figure(fig: go.Figure, filename: str) -> None:
-    """A plotly figure across the page, with a PNG download in its toolbar."""
+    """A plotly figure across the page, with a PNG download in its toolbar; slide-sized in presentation mode."""
+    if presenting():
+        fig = slide_figure(fig)
     st.plotly_chart(fig, width="stretch", config=png_config(filename))
+
+
+def slide_figure(fig: go.Figure, height: int = PRESENT_FIGURE_HEIGHT, font_scale: float = PRESENT_FONT_SCALE) -> go.Figure:
+    """A copy of fig for a slide: `height` pixels tall, every font (its default, titles, labels, ticks) scaled up."""
+    spec = fig.to_dict()
+
+    def scale(node: Any, key: str = "") -> None:
+        if isinstance(node, dict):
+            if key.endswith("font") and isinstance(node.get("size"), (int, float)):
+                node["size"] = round(node["size"] * font_scale, 1)
+            for name, child in node.items():
+                scale(child, name)
+        elif isinstance(node, list):
+            for child in node:
+                scale(child, key)
+
+    layout = spec.setdefault("layout", {})
+    layout.setdefault("font", {}).setdefault("size", 12)  # plotly's default, scaled below with the others
+    scale(spec)
+    layout["height"] = height
+    return go.Figure(spec)
 
 
 def show_code(code: str) -> None:
     """The torch lines that reproduce what the page shows, folded away."""
     with st.expander("Show the code", icon=":material/code:"):
         st.code(code, language="python")
+
+
+def show_check(claim: str, difference: float, of: Any = 1.0, measure: str = "largest difference") -> None:
+    """A check of the page's result against PyTorch's own: green when the difference is float rounding of values
+    as large as `of` (a number or a tensor), red when the page and torch disagree."""
+    if isinstance(of, torch.Tensor):
+        of = float(of.abs().max()) if of.numel() else 0.0
+    text = f"{claim} ({measure} {difference:g})."
+    if difference <= 1e-5 * max(1.0, abs(float(of))):
+        st.success(f"Checked: {text}", icon=":material/check_circle:")
+    else:
+        st.error(f"Check failed: {text}", icon=":material/error:")
 
 
 def checked(func: Callable, *args, **kwargs):

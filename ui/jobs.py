@@ -36,7 +36,7 @@ def _executor(max_trainings: int, data_dir: Path | None, max_training_bytes: int
     try:
         cluster = connect_ray(ray_address, ray_cpus, ray_gpus, data_dir, max_training_bytes)
     except ClusterUnavailable as e:
-        return Executor(local.registry, problem=str(e))
+        return Executor(local.registry, problem=f"{str(e).removesuffix('.')}, so trainings run in this process.")
     return Executor(JobRegistry(cluster.slots, data_dir, max_training_bytes, max_queued, runner=cluster.runner),
                     cluster)
 

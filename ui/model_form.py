@@ -8,7 +8,7 @@ import streamlit as st
 from lenet import LeNetConfig, plan_layers
 from lenet.data import available_datasets
 from lenet.environment import Limits
-from lenet.lessons.training import softmax_before_loss_warning
+from lenet.lessons.training import Speed, measure_speed, softmax_before_loss_warning
 from lenet.training import TrainSettings, available_devices, preset
 
 import ui
@@ -129,11 +129,13 @@ def settings_editor() -> TrainSettings:
     dataset = _pick(cols[0], "dataset", "dataset", datasets, {"dataset": datasets[0]}, help="Datasets found on this machine.")
     devices = available_devices()
     device = _pick(cols[1], "device", "device", devices, {"device": devices[0]}, help="Devices on this machine, fastest first.")
+    speed_caption(devices)
     cap = environment.limits
     subsets = [n for n in SUBSETS if n < cap.max_train_images] + [min(cap.max_train_images, SUBSETS[-1])]
     defaults = defaults | {"images": min(defaults["images"], subsets[-1]), "epochs": min(defaults["epochs"], cap.max_epochs)}
     subset = ui.bound(st.select_slider, "images", defaults["images"], page_state.one_of(subsets), label="training images",
-                      options=subsets, help="Train on the first N images (the test set is always all 10,000).")
+                      options=subsets, format_func="{:,}".format,
+                      help="Train on the first N images (the test set is always all 10,000).")
     cols = st.columns(3)
     epochs = _whole(cols[0], "epochs", "epochs", 1, cap.max_epochs, defaults, help="Passes over the training images.")
     batch_size = _pick(cols[1], "batch size", "batch", [32, 64, 128, 256, 512, 1024], defaults)
@@ -161,3 +163,19 @@ def format_layer_table(table: pd.DataFrame) -> pd.DataFrame:
     for column in ("parameters", "MACs"):
         table[column] = table[column].map(lambda v: f"{v:,}" if v else "")
     return table
+
+
+@st.cache_resource(show_spinner="Measuring how fast this server trains ...")
+def measured_speeds(devices: tuple[str, ...]) -> list[Speed]:
+    """Images per second on each device, measured once per server (a few batches each) and kept."""
+    return [measure_speed(device) for device in devices]
+
+
+def speed_caption(devices: list[str]) -> None:
+    """This server's training speed on each of its devices, side by side, with when and how it was measured."""
+    speeds = measured_speeds(tuple(devices))
+    side_by_side = " · ".join(f"**{s.device.upper()}** {s.images_per_s:,.0f} images/s" for s in speeds)
+    first = speeds[0]
+    st.caption(f"This server trains d2l's LeNet at {side_by_side}{'' if len(speeds) > 1 else ' (it has no GPU)'}: "
+               f"measured {first.measured.replace('T', ' ')}, {first.batches} batches of {first.batch_size}, "
+               f"{first.threads} torch thread(s).")

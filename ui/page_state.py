@@ -20,6 +20,8 @@ import streamlit as st
 MEMORY = "_page_settings"  # {page: {key: value}}, this session's last values of each page's settings
 PAGE = "_page"  # the page of the session's previous run
 FROM_URL = "_page_from_url"  # whether this visit started from a URL with settings
+PRESENT = "present"  # the URL parameter of presentation mode (?present=1), one switch for every page
+PRESENTING = "_presenting"  # this session's presentation mode, kept when a sidebar link clears the URL
 MAX_TEXT_CHARS = 1000
 
 Coerce = Callable[[Any], Any]  # a URL's text or a remembered value -> a valid value, or None
@@ -30,8 +32,30 @@ def open_page(page: str) -> None:
     fresh = st.session_state.get(PAGE) != page
     st.session_state[PAGE] = page
     st.session_state[f"{PAGE}_fresh"] = fresh
-    if fresh:
-        st.session_state[FROM_URL] = len(st.query_params) > 0
+    if fresh:  # ?present=1 alone is how to show the page, not a setting of it
+        st.session_state[FROM_URL] = any(key != PRESENT for key in st.query_params)
+
+
+def presenting() -> bool:
+    """Presentation mode: the URL's ?present=1 (or 0) when it says, else this session's last choice (off at first).
+
+    While on, it stays in the URL of every page, so a copied link or a views file opens the page the same way.
+    """
+    said = None
+    if PRESENT in st.query_params:
+        said = {"1": True, "true": True, "0": False, "false": False}.get(st.query_params[PRESENT].lower())
+    on = bool(st.session_state.get(PRESENTING, False)) if said is None else said
+    set_presenting(on)
+    return on
+
+
+def set_presenting(on: bool) -> None:
+    """Switch presentation mode for this session (the sidebar's toggle), from the next run on."""
+    st.session_state[PRESENTING] = on
+    if on:
+        st.query_params[PRESENT] = "1"
+    elif PRESENT in st.query_params:
+        del st.query_params[PRESENT]
 
 
 def _memory() -> dict:

@@ -8,6 +8,7 @@ from fractions import Fraction
 
 import plotly.graph_objects as go
 import torch
+import torch.nn.functional as F
 
 from ..core.ops import convolve1d
 from ..core.units import format_number
@@ -171,3 +172,10 @@ for i in range({iterations}):
         print(f"iteration {{i + 1}}, loss {{loss.item():.3f}}")
 print(conv2d.weight.reshape((1, 2)))
 """
+
+
+def torch_corr2d_check(X: torch.Tensor, K: torch.Tensor, Y: torch.Tensor, flip: bool = False) -> tuple[torch.Tensor, float]:
+    """Y recomputed with torch's F.conv2d (K flipped first for true convolution), and its largest difference from Y."""
+    kernel = K.flip(0, 1) if flip else K
+    Y_torch = F.conv2d(X[None, None], kernel[None, None])[0, 0]
+    return Y_torch, float((Y - Y_torch).abs().max())

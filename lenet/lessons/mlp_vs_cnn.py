@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pandas as pd
 import plotly.graph_objects as go
+import torch
+from torch import nn
 
-from ..core.model import LeNetConfig, layer_table
+from ..core.model import LeNetConfig, build_lenet, count_parameters, layer_table
 from ..core.shapes import (
     conv_output_shape,
     conv_parameter_count,
@@ -78,3 +80,21 @@ lenet = count(nn.Sequential(
     nn.Linear(16 * 5 * 5, 120), nn.Sigmoid(), nn.Linear(120, 84), nn.Sigmoid(), nn.Linear(84, 10)))
 print(f"dense {{dense:,}} ({{4 * dense / 1e9:.3g}} GB in float32), conv {{conv:,}}, LeNet {{lenet:,}}")
 """
+
+
+def torch_parameter_check(table: pd.DataFrame, height: int, width: int, channels: int, hidden: int,
+                          conv_channels: int = 6, kernel_size: int = 5) -> tuple[list[int], int]:
+    """parameter_comparison's counts recounted from torch's own nn.Linear, nn.Conv2d and d2l's LeNet, and the
+    largest difference from the table's."""
+    padding = (kernel_size - 1) // 2
+    out_h, out_w = conv_output_shape((height, width), kernel_size, padding)
+    n_in = channels * height * width
+    with torch.device("meta"):  # shapes only: no memory, no draw from torch's random numbers
+        modules = [  # bfloat16, 2 bytes a weight: 10^18 of them still fit torch's count of bytes
+            nn.Linear(n_in, hidden, dtype=torch.bfloat16),
+            nn.Linear(n_in, conv_channels * out_h * out_w, dtype=torch.bfloat16),
+            nn.Conv2d(channels, conv_channels, kernel_size, padding=padding),
+            build_lenet(LeNetConfig.classic()),
+        ]
+    counts = [count_parameters(module) for module in modules]
+    return counts, max(abs(int(a) - b) for a, b in zip(table["parameters"], counts))

@@ -210,3 +210,24 @@ X = torch.rand(1, 1, {n[0]}, {n[1]})  # (batch, channels, height, width)
 Y = conv(X)
 print(Y.shape)
 """
+
+
+def torch_shape_check(
+    input_hw: IntOrPair,
+    kernel_size: IntOrPair,
+    padding: IntOrPair,
+    stride: IntOrPair,
+    dilation: IntOrPair,
+    output_hw: tuple[int, int],
+    total: bool = False,
+) -> tuple[tuple[int, int], int]:
+    """The output size that torch's F.conv2d gives (after F.pad when padding is a total), and how many rows or
+    columns it differs from output_hw by (0 when the formula and torch agree)."""
+    n, k = as_pair(input_hw, "input size"), as_pair(kernel_size, "kernel size")
+    s, d = as_pair(stride, "stride"), as_pair(dilation, "dilation")
+    X, K = torch.zeros(1, 1, *n), torch.zeros(1, 1, *k)
+    if total:
+        shape = F.conv2d(F.pad(X, total_padding_sides(padding)), K, stride=s, dilation=d).shape[2:]
+    else:
+        shape = F.conv2d(X, K, padding=as_pair(padding, "padding"), stride=s, dilation=d).shape[2:]
+    return (shape[0], shape[1]), max(abs(shape[0] - output_hw[0]), abs(shape[1] - output_hw[1]))

@@ -109,3 +109,13 @@ pooled, pooled_shifted = pool(conv), pool(conv_shifted)
 print("conv outputs changed:", (conv != conv_shifted).sum().item(), "of", conv.numel())
 print("pooled outputs changed:", (pooled != pooled_shifted).sum().item(), "of", pooled.numel())
 """
+
+
+def torch_pool_check(X: torch.Tensor, Y: torch.Tensor, pool_size: IntOrPair, mode: str, padding: IntOrPair,
+                     stride: IntOrPair) -> tuple[torch.Tensor, float]:
+    """Y recomputed with torch's F.max_pool2d or F.avg_pool2d (padding counted as 0 in the mean, torch's default),
+    and its largest difference from Y."""
+    k, p, s = as_pair(pool_size, "pool size"), as_pair(padding, "padding"), as_pair(stride, "stride")
+    pool = F.max_pool2d if mode == "max" else F.avg_pool2d
+    Y_torch = pool(X.float()[None, None], k, stride=s, padding=p)[0, 0]
+    return Y_torch, float((Y - Y_torch).abs().max())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import torch
 import torch.nn.functional as F
+from torch import nn
 from plotly.subplots import make_subplots
 
 from ..core.model import LeNetConfig, plan_layers
@@ -93,3 +94,29 @@ rows, cols = seen.any(1).nonzero().flatten(), seen.any(0).nonzero().flatten()
 print(seen.sum().item(), "pixels: rows", rows.min().item(), "to", rows.max().item(),
       "and columns", cols.min().item(), "to", cols.max().item())
 """
+
+
+def torch_field_check(config: LeNetConfig, field: UnitField) -> tuple[torch.Tensor, int]:
+    """The pixels field's unit sees, found by torch's autograd: where the gradient of the unit (channel 0) with
+    respect to the input is not zero; and how many pixels that differs from field.mask in.
+
+    Every weight is positive and the input all ones, so no two paths cancel and no ReLU is off; max pooling is
+    read as average pooling, since it passes the gradient to one pixel per window though every pixel can win.
+    """
+    layers = []
+    with torch.random.fork_rng(devices=[]):  # the layers' own random start is overwritten: leave torch's numbers be
+        for spec in plan_layers(config, batch_size=None):
+            module = spec.make()
+            if isinstance(module, nn.MaxPool2d):
+                module = nn.AvgPool2d(module.kernel_size, module.stride, module.padding)
+            layers.append(module)
+            if spec.name == field.layer:
+                break
+    net = nn.Sequential(*layers).double().eval()
+    with torch.no_grad():
+        for weight in net.parameters():  # each unit's input a mean of its window: no sigmoid saturates to exactly 1
+            weight.fill_(1.0 / (weight[0].numel() if weight.dim() > 1 else 1))
+    X = torch.ones(1, config.in_channels, config.image_size, config.image_size, dtype=torch.float64, requires_grad=True)
+    net(X)[0, 0, field.unit[0], field.unit[1]].backward()
+    seen = X.grad[0].abs().sum(0) != 0
+    return seen, int((seen != field.mask).sum())

@@ -50,8 +50,7 @@ def _import_ray():
     try:
         import ray
     except ImportError:
-        raise ClusterUnavailable("Ray is not installed here (pip install -r requirements-cluster.txt), so "
-                                 "trainings run in this process.") from None
+        raise ClusterUnavailable("Ray is not installed here (pip install -r requirements-cluster.txt).") from None
     return ray
 
 
@@ -61,13 +60,11 @@ def _check_reachable(address: str, timeout: float) -> None:
         return
     match = ADDRESS.fullmatch(address)
     if match is None:
-        raise ClusterUnavailable(f"LENET_RAY_ADDRESS must be auto, host:port or ray://host:port, not {address!r}, "
-                                 "so trainings run in this process.")
+        raise ClusterUnavailable(f"A Ray address must be auto, host:port or ray://host:port, not {address!r}.")
     try:
         socket.create_connection((match["host"].strip("[]"), int(match["port"])), timeout).close()
     except (OSError, ValueError, OverflowError):
-        raise ClusterUnavailable(f"No Ray cluster answers at {address} (within {timeout:.0f} s), so trainings run "
-                                 "in this process.") from None
+        raise ClusterUnavailable(f"No Ray cluster answers at {address} (within {timeout:.0f} s).") from None
 
 
 def _connect(ray, address: str) -> None:
@@ -84,12 +81,11 @@ def _connect(ray, address: str) -> None:
                                   "excludes": ["__pycache__"]})
         except Exception as e:  # ConnectionError, RuntimeError, TimeoutError...: all say the cluster is not there
             if address == "auto":
-                raise ClusterUnavailable("No running Ray cluster was found on this machine (LENET_RAY_ADDRESS=auto), "
-                                         "so trainings run in this process.") from None
-            raise ClusterUnavailable(f"The Ray cluster at {address} did not accept this app's connection "
+                raise ClusterUnavailable("No running Ray cluster was found on this machine (LENET_RAY_ADDRESS=auto)."
+                                         ) from None
+            raise ClusterUnavailable(f"The Ray cluster at {address} did not accept the connection "
                                      f"({type(e).__name__}: does it need its token, RAY_AUTH_MODE=token and "
-                                     "RAY_AUTH_TOKEN, or is it another Ray version?), so trainings run in this "
-                                     "process.") from None
+                                     "RAY_AUTH_TOKEN, or is it another Ray version?).") from None
         _connected["address"] = address
         _datasets.clear()  # refs and workers of an earlier connection are gone with it
         forget_pools()
@@ -286,8 +282,7 @@ def connect_ray(address: str, cpus_per_training: int = 1, gpus_per_training: flo
         slots = min(slots, int(gpus // gpus_per_training))
     if slots < 1:
         raise ClusterUnavailable(f"The Ray cluster at {address} has {cpus:g} CPUs and {gpus:g} GPUs, fewer than one "
-                                 f"training takes ({cpus_per_training} CPU, {gpus_per_training:g} GPU), so trainings "
-                                 "run in this process.")
+                                 f"training takes ({cpus_per_training} CPU, {gpus_per_training:g} GPU).")
     nodes = sum(1 for node in ray.nodes() if node.get("Alive"))
     return RayCluster(address, slots, cpus_per_training, float(gpus_per_training), nodes, cpus, gpus, data_dir,
                       max_training_bytes)

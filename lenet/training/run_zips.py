@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import struct
 import zipfile
 import zlib
@@ -13,6 +14,7 @@ from .folders import write_run_folder
 from .run_files import (
     MAX_CONFIG_BYTES,
     MAX_METRICS_BYTES,
+    MAX_NAME_CHARS,
     clean_name,
     load_weights_into,
     parse_info,
@@ -22,7 +24,7 @@ from .run_files import (
     too_large,
     weights_cap,
 )
-from .runs import OPTIONAL_FILES, RUN_FILES, load_run
+from .runs import OPTIONAL_FILES, RUN_FILES, list_runs, load_run
 from .snapshots import MAX_SNAPSHOT_BYTES, SNAPSHOT_FILE, Timeline
 
 MAX_ZIP_BYTES = 50_000_000  # a classic LeNet run zips to about 250 kB
@@ -120,4 +122,14 @@ def import_run(data: bytes, root: Path | None = None, max_training_bytes: int = 
         if SNAPSHOT_FILE in entries:
             files[SNAPSHOT_FILE] = _read_entry(zf, entries[SNAPSHOT_FILE], MAX_SNAPSHOT_BYTES)
             Timeline.from_bytes(files[SNAPSHOT_FILE], config, f"{SNAPSHOT_FILE} in the zip")
-    return write_run_folder(files, clean_name(info.get("name"), "imported"), root)  # whole, or not at all
+    name = clean_name(info.get("name"), "imported")
+    if name in set(list_runs(root)["name"]):  # a second upload of one run: the list shows "... (copy)"
+        name = copy_name(name, set(list_runs(root)["name"]))
+        files["config.json"] = json.dumps(info | {"name": name}, indent=2).encode()
+    return write_run_folder(files, name, root)  # whole, or not at all
+
+
+def copy_name(name: str, taken: set[str]) -> str:
+    """name, else "name (copy)", "name (copy 2)", ...: the first that no run in the folder is listed under."""
+    candidates = (name, *(f"{name[:MAX_NAME_CHARS - 12]} (copy{'' if n == 1 else f' {n}'})" for n in range(1, 10_000)))
+    return next(c for c in candidates if c not in taken)

@@ -53,7 +53,7 @@ def test_the_train_page_trains_on_the_ray_cluster(ray_cluster, runs_dir, monkeyp
 
 @pytest.mark.parametrize("address, sentence", [
     (f"127.0.0.1:{free_port()}", "No Ray cluster answers at 127.0.0.1:"),
-    ("head-node", "LENET_RAY_ADDRESS must be auto, host:port or ray://host:port, not 'head-node'"),
+    ("head-node", "A Ray address must be auto, host:port or ray://host:port, not 'head-node'"),
 ])
 def test_a_cluster_that_does_not_answer_falls_back_to_this_process_with_one_sentence(address, sentence, monkeypatch):
     monkeypatch.setenv("LENET_RAY_ADDRESS", address)

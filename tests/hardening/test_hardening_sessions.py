@@ -97,7 +97,7 @@ def inspector(i: int, start: threading.Barrier, report: dict) -> None:
     at = run(AppTest.from_file(INSPECT, default_timeout=120))
     start.wait()
     start.wait()
-    at.radio[0].set_value("mistake")
+    at.selectbox(key="how").set_value("mistake")
     run(at)
     report[i] = {"exception": list(at.exception), "train_job": "train_job" in at.session_state}
 

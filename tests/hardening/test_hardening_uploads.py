@@ -86,7 +86,7 @@ ACCEPTED_IMAGES = {"animated.png": animated(), "16-bit.png": sixteen_bit(), "alp
 
 def test_inspect_page_refuses_bad_images_and_takes_odd_good_ones():
     at = AppTest.from_file(INSPECT, default_timeout=60).run()
-    at.radio[0].set_value("upload").run()
+    at.selectbox(key="how").set_value("upload").run()
     for name, data in REFUSED_IMAGES.items():
         at.file_uploader[0].set_value((name, data, "image/png")).run()
         assert not at.exception, f"{name}: {at.exception[0].value}"

@@ -144,7 +144,7 @@ def test_inspect_shows_feature_maps_filters_and_mistakes(runs_dir):
     assert any("conv1: 6 x 28 x 28" in t for t in titles) and any("pool2: 16 x 5 x 5" in t for t in titles)
     assert any("conv2: 16 x 6 x 5 x 5" in t for t in titles)  # the learned filters
     assert any("Confusion matrix" in t for t in titles) and any("Most confident mistakes" in t for t in titles)
-    at.radio[0].set_value("mistake").run()
+    at.selectbox(key="how").set_value("mistake").run()
     assert not at.exception and "test image" in at.get("image")[0].proto.imgs[0].caption
 
 
@@ -164,7 +164,7 @@ def png_bytes(mode="L", size=(60, 60)):
 ])
 def test_inspect_refuses_bad_uploads_with_a_message(name, data, mime):
     at = AppTest.from_file(INSPECT, default_timeout=60).run()
-    at.radio[0].set_value("upload").run()
+    at.selectbox(key="how").set_value("upload").run()
     at.file_uploader[0].set_value((name, data, mime)).run()
     assert not at.exception
     assert any("refused" in e.value for e in at.error)
@@ -172,7 +172,7 @@ def test_inspect_refuses_bad_uploads_with_a_message(name, data, mime):
 
 def test_inspect_accepts_a_real_picture():
     at = AppTest.from_file(INSPECT, default_timeout=60).run()
-    at.radio[0].set_value("upload").run()
+    at.selectbox(key="how").set_value("upload").run()
     at.file_uploader[0].set_value(("shirt.png", png_bytes("RGB", (300, 200)), "image/png")).run()
     assert not at.exception and not at.error
     assert any("converted to 28x28" in i.caption for i in at.get("image")[0].proto.imgs)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageStat
 
+from lenet import screenshots
 from lenet.screenshots import ROOT, View, load_views, main, page_paths, page_views
 
 README = ROOT / "README.md"
@@ -23,6 +24,19 @@ def test_view_url_keeps_the_query_a_page_reads():
     view = View("x", "/Pooling", {"mode": "max", "k_h": 2, "X": "1 2; 3 4", "flag": True})
     assert view.url_path == "/Pooling?mode=max&k_h=2&X=1%202%3B%203%204&flag=true"
     assert View("home", "/").url_path == "/"
+
+
+def test_views_are_photographed_in_presentation_mode_unless_they_or_the_command_say_otherwise(tmp_path, monkeypatch):
+    view = View("pool", "/Pooling", {"mode": "max"})
+    assert view.presented().url_path == "/Pooling?present=1&mode=max" and View("h", "/").presented().url_path == "/?present=1"
+    assert View("p", "/Pooling", {"present": 0}).presented().url_path == "/Pooling?present=0"
+    asked = {}
+    monkeypatch.setattr(screenshots, "take_screenshots", lambda views, *args: asked.update(present=args[-1]) or [])
+    views = write(tmp_path, '[pool]\npage = "Pooling"\n')
+    main(["--out", str(tmp_path), "--views", str(views)])
+    assert asked.pop("present") is True
+    main(["--out", str(tmp_path), "--views", str(views), "--no-present"])
+    assert asked.pop("present") is False
 
 
 def test_page_views_name_every_page_file():
@@ -87,4 +101,4 @@ def test_command_writes_pngs_of_the_asked_width_that_are_not_blank(tmp_path, app
             width, height = image.size
         assert width == 1000 and height >= 800, (png, image.size)  # the whole page, taller than the window
         assert not_blank(png), png
-    assert "padding-5x5.png" in done.stdout and "k_h=5" in done.stdout
+    assert "padding-5x5.png" in done.stdout and "k_h=5" in done.stdout and "present=1" in done.stdout

@@ -27,7 +27,8 @@ from lenet import (
 )
 from lenet.environment import read_environment
 from lenet.training import run_zips, runs, untrained_run
-from lenet.training.run_files import MAX_METRICS_BYTES
+from lenet.training.run_files import MAX_METRICS_BYTES, MAX_NAME_CHARS
+from lenet.training.run_zips import copy_name
 from helpers import HISTORY, zip_of
 
 
@@ -154,6 +155,17 @@ def test_export_import_round_trip_never_overwrites(tmp_path):
     assert run_files(first) == run_files(run_dir)
     x = torch.rand(4, 1, 28, 28)
     assert torch.equal(load_model(second)(x), model.eval()(x))
+
+
+def test_a_second_upload_of_one_run_is_listed_as_a_copy(tmp_path):
+    run_dir, _ = make_run(tmp_path / "a", "shared run")
+    data = export_run(run_dir)
+    imported = [import_run(data, tmp_path / "b") for _ in range(3)]
+    assert [load_run(p).name for p in imported] == ["shared run", "shared run (copy)", "shared run (copy 2)"]
+    assert len({load_run(p).created for p in imported}) == 1  # one run uploaded three times: its date stays
+    assert set(list_runs(tmp_path / "b")["name"]) == {"shared run", "shared run (copy)", "shared run (copy 2)"}
+    long = "x" * MAX_NAME_CHARS
+    assert copy_name(long, {long}).endswith(" (copy)") and len(copy_name(long, {long})) <= MAX_NAME_CHARS
 
 
 @pytest.mark.parametrize("change, message", [
