@@ -74,4 +74,6 @@ st.markdown(
     "sit in the first dense layer, which sees the 16×5×5 = 400 values the conv part leaves."
 )
 st.metric("LeNet parameters", f"{lenet_parameter_count():,}")
-st.dataframe(layer_table(LeNetConfig.classic()), hide_index=True, column_config=ui.COUNT_COLUMNS, height="content")
+st.dataframe(layer_table(LeNetConfig.classic()), hide_index=True, height="content", column_config={
+    name: st.column_config.NumberColumn(format="localized", help=text) for name, text in LAYER_COLUMNS_HELP.items()})
+st.caption(LAYER_TABLE_TEXT)
