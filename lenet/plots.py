@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import torch
+from plotly.subplots import make_subplots
 
 CURVES = {  # column -> (legend, line style), like d2l's Animator
     "train_loss": ("train loss", "solid"),
@@ -20,6 +21,7 @@ COLORS = {"train_loss": "#1f77b4", "train_acc": "#c03cc0", "test_acc": "#2ca02c"
 WIDE = 950  # the plotting width we design for: a wide Streamlit page on a 1280-pixel screen
 MAX_TILE = 200  # the widest a map is drawn, in screen pixels
 TITLE_LINE = 16  # the height of a line of a map's name above it, in screen pixels
+CELL_TEXT = 14  # numbers written in cells and on bars: readable on a projected slide
 
 
 def _numpy(values) -> np.ndarray:
@@ -48,7 +50,7 @@ def probability_bar(
     subtitle = f"predicted: {class_names[predicted]} ({p[predicted]:.1%})"
     if true_label is not None:
         subtitle += f" · true: {class_names[true_label]}"
-    fig.update_layout(title=dict(text=title, subtitle=dict(text=subtitle)), height=380,
+    fig.update_layout(title=dict(text=title, subtitle=dict(text=subtitle, font_size=13)), height=380,
                       margin=dict(l=10, r=50, t=80, b=40))
     fig.update_xaxes(title="probability", range=[0, 1.08], tickformat=".0%")
     fig.update_yaxes(autorange="reversed")
@@ -172,15 +174,21 @@ def filter_grid(weights, title: str = "Filters") -> go.Figure:
 
 
 def confusion_matrix_figure(cm: pd.DataFrame, title: str = "Confusion matrix") -> go.Figure:
-    """Counts with true classes down and predicted classes across (as from Evaluation.confusion_matrix())."""
+    """Counts with true classes down and predicted classes across (as from Evaluation.confusion_matrix()):
+    square cells, counts large enough for a slide, class names at 45 degrees."""
+    n = len(cm.columns)
     fig = go.Figure(go.Heatmap(
         z=cm.to_numpy(), x=[str(c) for c in cm.columns], y=[str(c) for c in cm.index], colorscale="Blues",
-        texttemplate="%{z}", hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>",
-        colorbar=dict(title="images", thickness=12),
+        texttemplate="%{z}", textfont=dict(size=CELL_TEXT), xgap=1, ygap=1,
+        hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>",
+        colorbar=dict(title="images", thickness=14),
     ))
-    fig.update_xaxes(title="predicted", side="bottom", tickangle=-30)
-    fig.update_yaxes(title="true", autorange="reversed")
-    fig.update_layout(title=title, height=560, margin=dict(l=10, r=10, t=60, b=10))
+    fig.update_xaxes(title="predicted", side="bottom", tickangle=-45, tickfont_size=13, constrain="domain",
+                     showgrid=False)
+    fig.update_yaxes(title="true", autorange="reversed", tickfont_size=13, scaleanchor="x", constrain="domain",
+                     showgrid=False)
+    fig.update_layout(title=title, height=max(420, min(760, 150 + 60 * n)), plot_bgcolor="white",
+                      margin=dict(l=10, r=10, t=60, b=10))
     return fig
 
 
@@ -191,7 +199,7 @@ def per_class_accuracy_figure(
     fig = go.Figure(go.Bar(
         x=[str(c) for c in accuracy.index], y=accuracy.to_numpy(), marker_color="#1f77b4",
         text=[f"{v:.0%}" for v in accuracy], textposition="inside", insidetextanchor="end",
-        hovertemplate="%{x}: %{y:.1%}<extra></extra>",
+        textfont_size=CELL_TEXT, hovertemplate="%{x}: %{y:.1%}<extra></extra>",
     ))
     subtitle = None
     if overall is not None:
@@ -199,8 +207,8 @@ def per_class_accuracy_figure(
         subtitle = f"dashed line: overall accuracy {overall:.1%}"
     fig.update_yaxes(title="accuracy", range=[0, 1], tickformat=".0%")
     fig.update_xaxes(title="true class")
-    fig.update_layout(title=dict(text=title, subtitle=dict(text=subtitle)), height=400,
-                      margin=dict(l=10, r=10, t=80, b=10))
+    fig.update_layout(title=dict(text=title, subtitle=dict(text=subtitle, font_size=13)), height=400,
+                      uniformtext=dict(minsize=12, mode="show"), margin=dict(l=10, r=10, t=80, b=10))
     return fig
 
 
@@ -242,21 +250,36 @@ def _history_frame(history) -> pd.DataFrame:
     return frame
 
 
+def _not_kept(frame: pd.DataFrame) -> pd.Series:
+    """The progress reports after the last finished epoch, which a stopped training throws away with their weights."""
+    if "kind" not in frame:
+        return pd.Series(False, index=frame.index)
+    finished = frame.loc[frame["kind"] == "epoch", "epoch"]
+    return frame["epoch"] > (finished.max() if len(finished) else -1)
+
+
+ACCURACY_AXIS = dict(title="accuracy", range=[0, 1.02], tickformat=".0%", dtick=0.25)
+
+
 def training_curves(history, epochs: int | None = None, title: str = "Training",
-                    marker: float | None = None) -> go.Figure:
-    """Train loss, train accuracy and test accuracy against (possibly fractional) epochs, like d2l's Animator.
+                    marker: float | None = None, stopped: bool = False) -> go.Figure:
+    """Train loss above, train and test accuracy below, against (possibly fractional) epochs, like d2l's Animator.
 
     history: a run's history DataFrame, or a list of dicts or dataclasses (e.g. lenet.training's Progress
     reports) with `epoch` and any of train_loss, train_acc, test_acc; missing values (no test accuracy
     within an epoch) are skipped. marker: an epoch to mark with a vertical line (e.g. a snapshot's).
+    stopped: the training was stopped, so reports after its last finished epoch were not kept: they are
+    drawn grey, apart from the curves, which end at the last epoch kept.
     """
     frame = _history_frame(history)
-    fig = go.Figure()
+    dropped = _not_kept(frame) if stopped and len(frame) else pd.Series(False, index=frame.index)
+    kept, tail = frame[~dropped], frame[dropped | dropped.shift(-1, fill_value=False)]
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.1)
     top = 1.0
     for column, (name, dash) in CURVES.items():
         if column not in frame:
             continue
-        points = frame[["epoch", column]].dropna()
+        points = kept[["epoch", column]].dropna()
         if points.empty:
             continue
         top = max(top, float(points[column].max()))
@@ -264,21 +287,39 @@ def training_curves(history, epochs: int | None = None, title: str = "Training",
             x=points["epoch"], y=points[column], name=name, mode="lines+markers" if column == "test_acc" else "lines",
             line=dict(dash=dash, color=COLORS[column], width=2),
             hovertemplate=f"epoch %{{x:.2f}}<br>{name} %{{y:.3f}}<extra></extra>",
-        ))
+        ), row=1 if column == "train_loss" else 2, col=1)
     last = epochs if epochs is not None else (float(frame["epoch"].max()) if len(frame) else 1.0)
     if marker is not None:
-        fig.add_vline(x=marker, line=dict(color="#444", width=1.5, dash="dot"), annotation_text=f"epoch {marker:.3g}",
-                      annotation_position="top right" if marker < 0.8 * (last or 1) else "top left")
-    fig.update_xaxes(title="epoch", range=[0, last or 1])
-    fig.update_yaxes(range=[0, top * 1.05])
-    fig.update_layout(title=title, height=400, legend=dict(orientation="h", y=1.02, x=1, xanchor="right",
-                                                           yanchor="bottom"),
-                      margin=dict(l=10, r=10, t=70, b=10))
+        _epoch_line(fig, marker, f"epoch {marker:.3g}", marker < 0.8 * (last or 1))
+    if dropped.any():
+        for column in ("train_loss", "train_acc"):
+            points = tail[["epoch", column]].dropna()
+            fig.add_trace(go.Scatter(
+                x=points["epoch"], y=points[column], name="after Stop: not kept", legendgroup="not kept",
+                showlegend=column == "train_loss", mode="lines", line=dict(color="#9ca3af", width=2, dash="dot"),
+                hovertemplate="epoch %{x:.2f}: %{y:.3f}, not kept (the run keeps its finished epochs)<extra></extra>",
+            ), row=1 if column == "train_loss" else 2, col=1)
+        kept_epochs = int(kept["epoch"].max()) if len(kept) else 0
+        _epoch_line(fig, kept_epochs, f"stopped: {kept_epochs} epoch{'' if kept_epochs == 1 else 's'} kept",
+                    kept_epochs < 0.6 * (last or 1))
+    fig.update_xaxes(range=[0, last or 1]).update_xaxes(title="epoch", row=2, col=1)
+    fig.update_yaxes(title="loss", range=[0, top * 1.05], row=1, col=1).update_yaxes(**ACCURACY_AXIS, row=2, col=1)
+    fig.update_layout(title=title, height=520, margin=dict(l=10, r=10, t=90, b=10),
+                      legend=dict(orientation="h", y=1.06, x=1, xanchor="right", yanchor="bottom"))
     return fig
 
 
+def _epoch_line(fig: go.Figure, epoch: float, text: str, label_right: bool) -> None:
+    """A dotted vertical line through both panels at one epoch, labelled inside the top of the loss panel."""
+    fig.add_shape(type="line", x0=epoch, x1=epoch, y0=0, y1=1, xref="x", yref="paper",
+                  line=dict(color="#444", width=1.5, dash="dot"))
+    fig.add_annotation(x=epoch, y=1, xref="x", yref="paper", yanchor="top", text=text, showarrow=False,
+                       xanchor="left" if label_right else "right", xshift=4 if label_right else -4, font_size=12,
+                       bgcolor="rgba(255, 255, 255, 0.8)")
+
+
 def overlay_runs(runs: Sequence[tuple[str, object]], metric: str = "test_acc", title: str | None = None) -> go.Figure:
-    """One curve per saved run (name, history) for one metric, to compare runs."""
+    """One curve per saved run (name, history) for one metric, to compare runs (an accuracy on 0 to 100%)."""
     if metric not in CURVES:
         raise ValueError(f"metric must be one of {list(CURVES)}, not {metric!r}.")
     name = CURVES[metric][0]
@@ -295,7 +336,10 @@ def overlay_runs(runs: Sequence[tuple[str, object]], metric: str = "test_acc", t
         fig.add_trace(go.Scatter(x=points["epoch"], y=points[metric], name=str(run_name), mode="lines+markers",
                                  hovertemplate=f"{run_name}<br>epoch %{{x:.2f}}: %{{y:.3f}}<extra></extra>"))
     fig.update_xaxes(title="epoch", range=[0, last])
-    fig.update_yaxes(title=name, range=[0, top * 1.05])
+    if metric.endswith("_acc"):
+        fig.update_yaxes(**ACCURACY_AXIS | dict(title=name))
+    else:
+        fig.update_yaxes(title=name, range=[0, top * 1.05])
     fig.update_layout(title=title or f"{name.capitalize()} of the selected runs", height=420,
                       margin=dict(l=10, r=10, t=60, b=10))
     return fig

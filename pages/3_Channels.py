@@ -13,6 +13,7 @@ from lenet.lessons.channels import (
     one_by_one_figure,
     one_by_one_kernel,
     per_channel_correlations,
+    STAR_TEXT,
     torch_difference,
 )
 
@@ -25,6 +26,7 @@ st.markdown(
     "$c_o \\times c_i \\times k_h \\times k_w$, plus one bias per output channel."
 )
 st.latex(r"Y[o] = \sum_{c=1}^{c_i} X[c] \star K[o, c] \qquad \text{parameters} = c_o\, c_i\, k_h\, k_w + c_o")
+st.caption(STAR_TEXT)
 
 columns = st.columns(4)
 with columns[0]:

@@ -85,11 +85,8 @@ timeline.timeline_player(run, test.classes)
 st.subheader("On the whole test set")
 evaluation = runs.evaluation_of(run)
 st.markdown(f"Test accuracy: **{evaluation.accuracy:.1%}** on {len(test):,} images.")
-left, right = st.columns(2, gap="large")
-with left:
-    ui.show_figure(confusion_matrix_figure(evaluation.confusion_matrix()), "confusion-matrix")
-with right:
-    ui.show_figure(per_class_accuracy_figure(evaluation.per_class_accuracy(), evaluation.accuracy), "per-class-accuracy")
+ui.show_figure(confusion_matrix_figure(evaluation.confusion_matrix()), "confusion-matrix")
+ui.show_figure(per_class_accuracy_figure(evaluation.per_class_accuracy(), evaluation.accuracy), "per-class-accuracy")
 mistakes = evaluation.most_confident_mistakes(16)
 if len(mistakes):
     ui.show_figure(mistakes_gallery(test.images[mistakes["index"].tolist()], mistakes["true"], mistakes["predicted"],

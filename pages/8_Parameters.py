@@ -29,7 +29,7 @@ if run is None:
 tree_col, map_col = st.columns([3, 2], gap="large")
 with tree_col:
     st.metric("Parameters", f"{count_parameters(run.model):,}")
-    st.code(lesson.tree_text(run.model), language="text", wrap_lines=True)
+    st.code(lesson.tree_text(run.model, width=50), language="text", wrap_lines=True)
 with map_col:
     ui.show_figure(lesson.parameter_treemap(lesson.module_tree(run.model)), "parameter-treemap")
 st.dataframe(lesson.parameter_table(run.model), hide_index=True, width="stretch", column_config={
@@ -41,7 +41,7 @@ ui.show_figure(lesson.histogram_grid(lesson.parameter_values(run.model), "The va
 with st.expander("A block made of blocks (d2l's nested Sequential)", icon=":material/account_tree:"):
     nested = lesson.nested_blocks()
     left, right = st.columns(2)
-    left.code(lesson.tree_text(nested), language="text", wrap_lines=True)
+    left.code(lesson.tree_text(nested, width=44), language="text", wrap_lines=True)
     right.dataframe(lesson.parameter_table(nested)[["name", "shape", "count"]], hide_index=True, height=400)
     st.markdown("The names are paths: `0.block2.0.weight` is the weight of layer 0 of `block2` inside block `0`.")
 ui.show_code(lesson.tree_code())

@@ -152,6 +152,14 @@ def test_confusion_matrix_figure_shows_the_counts(fake_evaluation):
     assert has_title(fig)
 
 
+def test_confusion_matrix_reads_on_a_slide(fake_evaluation):
+    """Counts of at least 11 px, square cells on a matrix at least 600 px tall, class names at 45 degrees."""
+    fig = confusion_matrix_figure(fake_evaluation.confusion_matrix())
+    assert fig.data[0].texttemplate == "%{z}" and fig.data[0].textfont.size >= 12
+    assert fig.layout.yaxis.scaleanchor == "x" and fig.layout.height >= 700
+    assert abs(fig.layout.xaxis.tickangle) == 45 and fig.layout.xaxis.tickfont.size >= 12
+
+
 def test_per_class_accuracy_figure(fake_evaluation):
     accuracy = fake_evaluation.per_class_accuracy()
     fig = per_class_accuracy_figure(accuracy, overall=fake_evaluation.accuracy)
@@ -160,6 +168,7 @@ def test_per_class_accuracy_figure(fake_evaluation):
     line = fig.layout.shapes[0]
     assert line.y0 == line.y1 == pytest.approx(fake_evaluation.accuracy)
     assert f"{fake_evaluation.accuracy:.1%}" in fig.layout.title.subtitle.text
+    assert fig.data[0].textfont.size >= 12 and fig.layout.uniformtext.minsize >= 11  # never shrunk below 11 px
     assert has_title(fig)
 
 
@@ -191,12 +200,21 @@ def test_training_curves_follow_the_history():
     assert [t.name for t in fig.data] == ["train loss", "train acc", "test acc"]
     for trace, column in zip(fig.data, ["train_loss", "train_acc", "test_acc"]):
         assert list(trace.x) == [1, 2, 3] and list(trace.y) == list(HISTORY[column])
-    assert tuple(fig.layout.xaxis.range) == (0, 10)
-    assert fig.layout.yaxis.range[0] == 0 and fig.layout.yaxis.range[1] >= 2.3
-    assert fig.layout.xaxis.title.text == "epoch" and has_title(fig)
+    assert tuple(fig.layout.xaxis2.range) == (0, 10) and fig.layout.xaxis2.title.text == "epoch" and has_title(fig)
     without_epochs = training_curves(HISTORY.to_dict("records"))
-    assert tuple(without_epochs.layout.xaxis.range) == (0, 3)
+    assert tuple(without_epochs.layout.xaxis2.range) == (0, 3)
     assert list(without_epochs.data[2].y) == list(HISTORY["test_acc"])
+
+
+def test_training_curves_put_loss_and_accuracy_on_their_own_axes():
+    """Loss (0 to 2.3 here) above, accuracies (0 to 100%) below: on one axis the accuracies were a flat line."""
+    fig = training_curves(HISTORY, epochs=10)
+    loss, train_acc, test_acc = fig.data
+    assert loss.yaxis == "y" and train_acc.yaxis == test_acc.yaxis == "y2"
+    assert fig.layout.yaxis.title.text == "loss" and fig.layout.yaxis.range[0] == 0 and fig.layout.yaxis.range[1] >= 2.3
+    assert fig.layout.yaxis2.title.text == "accuracy" and fig.layout.yaxis2.tickformat == ".0%"
+    assert fig.layout.yaxis2.range[0] == 0 and 1 <= fig.layout.yaxis2.range[1] < 1.1
+    assert loss.xaxis == "x" and fig.layout.xaxis.matches == "x2", "both panels share the epochs"
 
 
 def report(epoch: int, batch: int, loss: float, acc: float, test_acc: float | None) -> Progress:
@@ -216,14 +234,36 @@ def test_training_curves_place_progress_reports_within_epochs():
         training_curves([{"step": 1, "train_loss": 2.0}])
 
 
+def test_after_a_stop_the_curves_end_at_the_last_epoch_kept():
+    """A stopped training keeps its finished epochs: the reports after them are drawn grey, as not kept."""
+    reports = [report(1, 50, 2.0, 0.3, None), report(1, 100, 1.5, 0.5, 0.6), report(2, 50, 1.0, 0.7, None),
+               report(2, 80, 0.9, 0.75, None)]
+    live = training_curves(reports, epochs=2)
+    assert list(live.data[0].x) == [0.5, 1.0, 1.5, 1.8] and not live.layout.shapes, "still training: all drawn"
+    fig = training_curves(reports, epochs=2, stopped=True)
+    kept = {t.name: list(t.x) for t in fig.data if t.name != "after Stop: not kept"}
+    assert kept == {"train loss": [0.5, 1.0], "train acc": [0.5, 1.0], "test acc": [1.0]}
+    dropped = [t for t in fig.data if t.name == "after Stop: not kept"]
+    assert [list(t.x) for t in dropped] == [[1.0, 1.5, 1.8]] * 2 and [t.yaxis for t in dropped] == ["y", "y2"]
+    assert {t.line.color for t in dropped} == {"#9ca3af"} and sum(t.showlegend is not False for t in dropped) == 1
+    line = fig.layout.shapes[0]
+    assert line.x0 == line.x1 == 1 and "1 epoch kept" in fig.layout.annotations[0].text
+    nothing_kept = training_curves(reports[:1], epochs=2, stopped=True)
+    assert [t.name for t in nothing_kept.data] == ["after Stop: not kept"] * 2
+    finished = training_curves(HISTORY, stopped=True)  # a history holds finished epochs only
+    assert [len(t.x) for t in finished.data] == [3, 3, 3] and not finished.layout.shapes
+
+
 def test_overlay_runs_draws_one_curve_per_run():
     other = HISTORY.assign(test_acc=[0.5, 0.8, 0.85])
     fig = overlay_runs([("classic", HISTORY), ("modern", other)])
     assert [t.name for t in fig.data] == ["classic", "modern"]
     assert list(fig.data[1].y) == [0.5, 0.8, 0.85]
     assert fig.layout.yaxis.range[0] == 0 and math.isclose(fig.layout.xaxis.range[1], 3)
+    assert fig.layout.yaxis.tickformat == ".0%" and fig.layout.yaxis.title.text == "test acc"
     loss = overlay_runs([("classic", HISTORY)], metric="train_loss")
     assert list(loss.data[0].y) == list(HISTORY["train_loss"]) and loss.layout.yaxis.range[1] >= 2.3
+    assert loss.layout.yaxis.tickformat is None
     with pytest.raises(ValueError, match="metric"):
         overlay_runs([("classic", HISTORY)], metric="accuracy")
 
@@ -252,6 +292,7 @@ def test_accuracy_against_parameters_draws_each_scored_trial_once():
     assert fig.layout.yaxis.title.text == "test accuracy" and has_title(fig)
     low, high = fig.layout.xaxis.range  # log10 of the counts, with room for the labels
     assert low < math.log10(62158) < math.log10(81646) < high
+    assert list(fig.layout.xaxis.tickvals) == [50000, 100000] and list(fig.layout.xaxis.ticktext) == ["50k", "100k"]
     empty = accuracy_parameters_figure([])
     assert len(empty.data) == 0 and "no trial" in empty.layout.title.subtitle.text
 

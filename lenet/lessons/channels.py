@@ -52,7 +52,7 @@ def channels_figure(X: torch.Tensor, K: torch.Tensor, out_channel: int, partials
         for c in range(X.shape[0])
     ]
     grid[-1].append((f"sum = Y[{o}]", total, "Greens"))
-    return matrix_grid_figure(grid, f"Output channel {o}: one correlation per input channel, then the sum")
+    return matrix_grid_figure(grid, f"Output channel {o}: one cross-correlation (⋆) per input channel, then the sum")
 
 
 def one_by_one_figure(X: torch.Tensor, K: torch.Tensor, Y: torch.Tensor) -> go.Figure:
@@ -65,8 +65,13 @@ def one_by_one_figure(X: torch.Tensor, K: torch.Tensor, Y: torch.Tensor) -> go.F
             (f"X as {c_i}×{pixels} (a column per pixel)", X.reshape(c_i, pixels)),
             (f"Y = K X, {c_o}×{pixels}", Y.reshape(c_o, pixels), "Greens"),
         ]],
-        "A 1×1 convolution as a matrix multiply: (c_o × c_i) times (c_i × pixels)",
+        "A 1×1 convolution as a matrix multiply: (<i>c</i><sub>o</sub> × <i>c</i><sub>i</sub>) times "
+        "(<i>c</i><sub>i</sub> × pixels)",
     )
+
+
+STAR_TEXT = ("⋆ is cross-correlation, `corr2d` of the Cross-correlation page: slide the kernel over the input, "
+             "multiply and add.")
 
 
 def channels_code(in_channels: int, out_channels: int, size: int, kernel_size: int) -> str:

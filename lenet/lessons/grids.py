@@ -74,11 +74,14 @@ def tensor_literal(X: torch.Tensor) -> str:
     return f"torch.tensor({values})"
 
 
-WINDOW_COLOR = "#f97316"
-WINDOW_FILL = "rgba(249, 115, 22, 0.3)"
+# The window is a thick near-black line on a white halo, with no fill: it shows on light and dark cells alike, in
+# colour, in grey print and on a washed-out projector, and every number under it keeps its cell's colour.
+WINDOW_COLOR = "#111827"
+WINDOW_HALO = "white"
 PADDING_COLOR = "#e5e7eb"
 INPUT_COLOR = "#dbeafe"
 UNSEEN_COLOR = "#94a3b8"
+START_OFFSET = 0.3  # a window's start is marked this far up and left of its first cell's centre
 CELL_HEIGHT = 34  # pixels per matrix row, so small matrices stay readable and large ones fit
 
 
@@ -112,24 +115,39 @@ def heatmap(M: torch.Tensor, colorscale: str | None = None) -> go.Heatmap:
     )
 
 
-def grid_axes(fig: go.Figure, row: int, col: int, x_title: str = "column", y_title: str = "row") -> None:
-    """Square cells, row 0 at the top, a tick on every row and column."""
+def grid_axes(fig: go.Figure, row: int, col: int, x_title: str = "column", y_title: str = "row",
+              size: tuple[int, int] | None = None) -> None:
+    """Square cells, row 0 at the top, a tick on every row and column; size (rows, columns) fixes the range to the
+    cells, so that outlines and markers at their edges do not widen the panel."""
     anchor = fig.get_subplot(row, col).yaxis.anchor
-    fig.update_xaxes(title_text=x_title, dtick=1, showgrid=False, zeroline=False, constrain="domain", row=row, col=col)
+    x_range, y_range = ([-0.5, size[1] - 0.5], [size[0] - 0.5, -0.5]) if size else (None, None)
+    fig.update_xaxes(title_text=x_title, dtick=1, showgrid=False, zeroline=False, constrain="domain", range=x_range,
+                     row=row, col=col)
     fig.update_yaxes(
-        title_text=y_title, dtick=1, autorange="reversed", scaleanchor=anchor, showgrid=False, zeroline=False,
-        constrain="domain", row=row, col=col,
+        title_text=y_title, dtick=1, autorange="reversed" if size is None else False, range=y_range, scaleanchor=anchor,
+        showgrid=False, zeroline=False, constrain="domain", row=row, col=col,
     )
 
 
-def outline_cells(fig: go.Figure, cells, row: int, col: int) -> None:
-    """Outline cells of one panel, all in one update: add_shape copies every shape so far on each call (34 took 1 s)."""
+def outline_boxes(fig: go.Figure, boxes: list[tuple[float, float, float, float]], row: int, col: int) -> None:
+    """Draw boxes (x0, x1, y0, y1) on one panel as the window: a dark line, one shape per box, over a white halo,
+    one line trace for them all. All shapes go in one update: add_shape copies every shape so far on each call."""
+    if not boxes:
+        return
     axes = fig.get_subplot(row, col)
-    box = dict(type="rect", xref=axes.yaxis.anchor, yref=axes.xaxis.anchor, line=dict(color=WINDOW_COLOR, width=3),
-               fillcolor=WINDOW_FILL)
-    outlines = [box | dict(x0=c - 0.5, x1=c + 0.5, y0=r - 0.5, y1=r + 0.5) for r, c in cells]
-    if outlines:
-        fig.update_layout(shapes=[*fig.layout.shapes, *outlines])
+    xs, ys = [], []
+    for x0, x1, y0, y1 in boxes:
+        xs += [x0, x1, x1, x0, x0, None]
+        ys += [y0, y0, y1, y1, y0, None]
+    fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line=dict(color=WINDOW_HALO, width=7), name="window halo",
+                             showlegend=False, hoverinfo="skip"), row=row, col=col)
+    line = dict(type="rect", xref=axes.yaxis.anchor, yref=axes.xaxis.anchor, line=dict(color=WINDOW_COLOR, width=3))
+    fig.update_layout(shapes=[*fig.layout.shapes, *(line | dict(x0=x0, x1=x1, y0=y0, y1=y1) for x0, x1, y0, y1 in boxes)])
+
+
+def outline_cells(fig: go.Figure, cells, row: int, col: int) -> None:
+    """Outline (row, column) cells of one panel as the window (34 cells with one add_shape each took 1 s)."""
+    outline_boxes(fig, [(c - 0.5, c + 0.5, r - 0.5, r + 0.5) for r, c in cells], row, col)
 
 
 def finish(fig: go.Figure, title: str, height: int) -> go.Figure:
@@ -166,7 +184,8 @@ def matrix_grid_figure(
                 fig.update_yaxes(visible=False, row=r + 1, col=c + 1)
                 continue
             fig.add_trace(heatmap(*grid[r][c][1:]), row=r + 1, col=c + 1)
-            grid_axes(fig, r + 1, c + 1, "column" if r == n_rows - 1 else "", "row" if c == 0 else "")
+            grid_axes(fig, r + 1, c + 1, "column" if r == n_rows - 1 else "", "row" if c == 0 else "",
+                      tuple(grid[r][c][1].shape))
             outline_cells(fig, (highlights or {}).get((r, c), []), r + 1, c + 1)
     return finish(fig, title, height)
 
@@ -217,19 +236,19 @@ def sliding_window_figure(
         s_h, s_w = as_pair(stride, "stride")
         starts = [(i * s_h, j * s_w) for i in range(Y.shape[0]) for j in range(Y.shape[1])]
         fig.add_trace(
-            go.Scatter(
-                x=[c for _, c in starts], y=[r for r, _ in starts], mode="markers", name="where a window starts",
-                marker=dict(color="#1e3a8a", size=7, symbol="circle"), hoverinfo="skip",
+            go.Scatter(  # in the cell's top-left corner, beside its number rather than over it
+                x=[c - START_OFFSET for _, c in starts], y=[r - START_OFFSET for r, _ in starts], mode="markers",
+                name="where a window starts", marker=dict(color="#1e3a8a", size=6, symbol="circle"), hoverinfo="skip",
             ),
             row=1, col=1,
         )
     suffix = " (padded)" if padded else ""
-    grid_axes(fig, 1, 1, "column" + suffix, "row" + suffix)
+    grid_axes(fig, 1, 1, "column" + suffix, "row" + suffix, (padded_h, padded_w))
     if K is not None:
         fig.add_trace(heatmap(K, "Oranges"), row=1, col=2)
         grid_axes(fig, 1, 2)
     fig.add_trace(heatmap(Y, "Greens"), row=1, col=len(panels))
-    grid_axes(fig, 1, len(panels))
+    grid_axes(fig, 1, len(panels), size=tuple(Y.shape))
     outline_cells(fig, [cell], 1, len(panels))
     fig.update_layout(showlegend=show_positions, legend=dict(orientation="h", y=-0.15))
     return finish(fig, title, grid_height(max(padded_h, Y.shape[0]), extra=170))

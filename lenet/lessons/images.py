@@ -8,6 +8,11 @@ import torch
 
 from ..data import DatasetNotFoundError, load_split
 
+# One look for pictures on every page: as Fashion-MNIST stores them and the network reads them, a light garment on
+# black, brighter meaning a larger value, so a zero (the background, zero padding) is black (Inspect shows the same).
+IMAGE_COLORS = "gray"
+IMAGE_CONVENTION = "As Fashion-MNIST stores it: brighter is a larger value, zero (background, padding) is black"
+
 
 def pattern_image(size: int = 28) -> torch.Tensor:
     """A built-in test pattern (a ring and a bar) for when Fashion-MNIST is not installed."""

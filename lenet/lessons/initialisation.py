@@ -225,6 +225,10 @@ def activation_figure(table: pd.DataFrame, title: str = "Each layer's output on 
     return fig
 
 
+# Plain numbers on the log loss axis: plotly's own ticks within one decade read "3 2 10 9 8 7 ...".
+LOSS_TICKS = [0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1, 1.5, 2, 3, 5, 10, 20, 50, 100]
+
+
 def init_training_figure(runs: list[InitRun], title: str = "Training from each initialisation") -> go.Figure:
     """Overlaid curves, one colour per scheme: the running training loss (log scale) and the test accuracy."""
     fig = make_subplots(rows=1, cols=2, subplot_titles=["training loss (running mean over the epoch)",
@@ -243,8 +247,9 @@ def init_training_figure(runs: list[InitRun], title: str = "Training from each i
     epochs = max((len(run.history) for run in runs), default=1)
     fig.add_hline(y=0.1, line=dict(dash="dot", color="gray"), annotation_text="chance (10 classes)", row=1, col=2)
     fig.update_xaxes(title="epoch", range=[0, epochs])
-    fig.update_yaxes(type="log", title="loss", row=1, col=1)
-    fig.update_yaxes(range=[0, 1], title="accuracy", row=1, col=2)
+    fig.update_yaxes(type="log", title="loss (log scale)", tickvals=LOSS_TICKS, ticktext=[f"{v:g}" for v in LOSS_TICKS],
+                     row=1, col=1)
+    fig.update_yaxes(range=[0, 1], title="accuracy", tickformat=".0%", row=1, col=2)
     fig.update_layout(title=title, height=420, legend=dict(orientation="h", y=-0.2),
                       margin=dict(l=10, r=10, t=70, b=10))
     return fig

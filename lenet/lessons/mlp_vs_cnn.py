@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+import textwrap
+
 import pandas as pd
 import plotly.graph_objects as go
 import torch
@@ -38,9 +41,8 @@ def parameter_comparison(
     out_h, out_w = conv_output_shape((height, width), kernel_size, padding)
     counts = {
         f"Dense layer: {n_in:,} inputs → {hidden:,} units": mlp_parameter_count(n_in, [hidden]),
-        f"Dense layer with the conv layer's output size ({conv_channels}×{out_h}×{out_w})": dense_equivalent_parameter_count(
-            channels, (height, width), conv_channels, kernel_size, padding
-        ),
+        f"A dense layer making as many outputs as the conv layer ({conv_channels} × {out_h} × {out_w})":
+            dense_equivalent_parameter_count(channels, (height, width), conv_channels, kernel_size, padding),
         f"Conv layer: {channels} → {conv_channels} channels, {kernel_size}×{kernel_size} kernel": conv_parameter_count(
             channels, conv_channels, kernel_size
         ),
@@ -55,14 +57,32 @@ def parameter_figure(table: pd.DataFrame) -> go.Figure:
     labels = [f"{human_count(n)} · {memory}" for n, memory in zip(table["parameters"], table["float32 memory"])]
     fig = go.Figure(
         go.Bar(
-            x=table["parameters"], y=table["layer"], orientation="h", text=labels, textposition="auto",
+            x=table["parameters"], y=["<br>".join(textwrap.wrap(layer, 40)) for layer in table["layer"]], orientation="h",
+            text=labels, textposition="auto",
             marker_color=["#dc2626", "#f97316", "#2563eb", "#16a34a"][: len(table)],
             hovertemplate="%{y}: %{x:,} parameters<extra></extra>",
         )
     )
-    fig.update_xaxes(title_text="parameters (log scale)", type="log")
+    decades = math.log10(max(table["parameters"])) - math.log10(max(1, min(table["parameters"])))
+    # powers of ten throughout (plotly's default mixes 1M, 1B, 1T with 10^15), a tick every 1, 2 or 3 decades
+    fig.update_xaxes(title_text="parameters (log scale)", type="log", exponentformat="power", showexponent="all",
+                     dtick=1 if decades <= 8 else 3 if decades > 16 else 2)
     fig.update_yaxes(title_text="layer", autorange="reversed", automargin=True)
     return finish(fig, "Parameters and float32 memory", 380)
+
+
+LAYER_COLUMNS_HELP = {
+    "parameters": "Weights and biases the layer learns.",
+    "MACs": "Multiply-accumulates for one image: one multiplication and one addition each (2 FLOPs), "
+            "what the layer computes in a forward pass.",
+    "activation bytes": "Memory for the layer's output for one image: its values (channels × height × width) "
+                        "times 4 bytes in float32, kept for the backward pass while training.",
+}
+LAYER_TABLE_TEXT = (
+    "**MACs** (multiply-accumulates) count the work for one image: each is one multiplication and one addition. "
+    "**Activation bytes** are the memory the layer's output takes for one image in float32 (4 bytes a value); "
+    "training keeps them for the backward pass, for every image of a batch."
+)
 
 
 def parameter_count_code(height: int, width: int, channels: int, hidden: int, conv_channels: int, kernel_size: int) -> str:

@@ -22,6 +22,7 @@ from .grids import (
     sliding_window_figure,
     step_to_cell,
 )
+from .images import IMAGE_COLORS, IMAGE_CONVENTION
 
 
 def output_size_formulas(
@@ -163,21 +164,26 @@ def padding_figure(
 
 
 def image_pair_figure(image: torch.Tensor, output: torch.Tensor, title: str, output_title: str) -> go.Figure:
-    """An image and what a layer made of it, drawn at the same pixel size so the change in size shows."""
-    fig = make_subplots(rows=1, cols=2, subplot_titles=[f"input {image.shape[0]}×{image.shape[1]}", output_title], horizontal_spacing=0.1)
+    """An image and what a layer made of it, each on its own axes, drawn at one pixel size so the change in size
+    shows (a much smaller side is drawn at least a third as wide, to stay readable)."""
+    widths = [image.shape[1], output.shape[1]]
+    widths = [max(w, max(widths) / 3) for w in widths]
+    fig = make_subplots(rows=1, cols=2, subplot_titles=[f"input {image.shape[0]}×{image.shape[1]}", output_title],
+                        column_widths=widths, horizontal_spacing=0.1)
     hover = "row %{y}, column %{x}: %{z:.2f}<extra></extra>"
-    fig.add_trace(go.Heatmap(z=image.tolist(), colorscale="gray_r", showscale=False, hovertemplate=hover), row=1, col=1)
+    fig.add_trace(go.Heatmap(z=image.tolist(), colorscale=IMAGE_COLORS, showscale=False, hovertemplate=hover), row=1, col=1)
     if output.min() < 0:
-        colors = dict(colorscale="RdBu", zmid=0)
+        colors = dict(colorscale="RdBu", zmid=0, colorbar=dict(title="output", thickness=12))
     else:
-        colors = dict(colorscale="gray_r")
-    fig.add_trace(go.Heatmap(z=output.tolist(), showscale=False, hovertemplate=hover, **colors), row=1, col=2)
-    side = max(*image.shape, *output.shape)
-    for col in (1, 2):
+        colors = dict(colorscale=IMAGE_COLORS, showscale=False)
+    fig.add_trace(go.Heatmap(z=output.tolist(), hovertemplate=hover, **colors), row=1, col=2)
+    for col, (h, w) in ((1, image.shape), (2, output.shape)):
         grid_axes(fig, 1, col, "column (pixel)", "row (pixel)")
-        fig.update_xaxes(dtick=None, range=[-0.5, side - 0.5], row=1, col=col)
-        fig.update_yaxes(dtick=None, range=[side - 0.5, -0.5], autorange=False, row=1, col=col)
-    return finish(fig, title, 440)
+        fig.update_xaxes(dtick=None, range=[-0.5, w - 0.5], row=1, col=col)
+        fig.update_yaxes(dtick=None, range=[h - 0.5, -0.5], autorange=False, row=1, col=col)
+    finish(fig, title, 460)
+    fig.update_layout(title_subtitle=dict(text=IMAGE_CONVENTION, font_size=13), margin_t=100)
+    return fig
 
 
 def conv_shape_code(

@@ -6,6 +6,8 @@ from __future__ import annotations
 import copy
 import io
 import math
+import re
+import textwrap
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -44,14 +46,26 @@ def module_tree(model: nn.Module) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def tree_text(model: nn.Module) -> str:
-    """The module tree as indented lines, each with its parameter count (like print(model), with counts)."""
+def tree_text(model: nn.Module, width: int | None = None) -> str:
+    """The module tree as indented lines, each with its parameter count (like print(model), with counts).
+
+    width: wrap longer lines there, each continuation indented under its module (a code block would wrap them
+    at its edge, back at the margin, where they read as modules of their own).
+    """
     lines = []
     for row in module_tree(model).itertuples():
         label = row.name.rpartition(".")[2]
         details = f"({row.details})" if row.details else ""
         count = f"  · {row.parameters:,} parameters" if row.parameters else ""
-        lines.append(f"{'    ' * row.depth}{label}: {row.type}{details}{count}")
+        indent = "    " * row.depth
+        line = f"{indent}{label}: {row.type}{details}{count}"
+        if width is None or len(line) <= width:
+            lines.append(line)
+            continue
+        glued = re.sub(r"\((\d+), (\d+)\)", "(\\1,\xa0\\2)", line).replace(count.strip(), count.strip().replace(" ", "\xa0"))
+        wrapped = textwrap.wrap(glued, width, subsequent_indent=indent + "      ", break_long_words=False,
+                                break_on_hyphens=False)  # no break inside (5, 5) or "· 156 parameters"
+        lines.extend(part.replace("\xa0", " ") for part in wrapped)
     return "\n".join(lines)
 
 
@@ -222,8 +236,12 @@ same = torch.equal(net(X), clone(X))                   # True
 """
 
 
+SMALL_TILE = 0.1  # a box with less than this share of all parameters may be too small for its label beside the tree
+
+
 def parameter_treemap(tree: pd.DataFrame, title: str = "Where the parameters sit") -> go.Figure:
-    """module_tree's rows as nested boxes sized by their parameters (modules without parameters vanish)."""
+    """module_tree's rows as nested boxes sized by their parameters (modules without parameters vanish); labels
+    too small to read are hidden, and the small boxes are listed under the map."""
     tree = tree[tree["parameters"] > 0]
     labels = [name.rpartition(".")[2] for name in tree["name"]]
     fig = go.Figure(go.Treemap(
@@ -231,7 +249,17 @@ def parameter_treemap(tree: pd.DataFrame, title: str = "Where the parameters sit
         customdata=tree["type"], texttemplate="%{label}<br>%{value:,}<br>%{percentRoot:.1%}",
         hovertemplate="%{id} (%{customdata})<br>%{value:,} parameters, %{percentRoot:.1%} of all<extra></extra>",
     ))
-    fig.update_layout(title=title, height=380, margin=dict(l=10, r=10, t=50, b=10))
+    total = int(tree["parameters"].max()) if len(tree) else 0
+    small = tree[(tree["depth"] > 0) & (tree["parameters"] < SMALL_TILE * total)].sort_values("parameters", ascending=False)
+    items = [f"{name.rpartition('.')[2]} {count:,}" for name, count in zip(small["name"], small["parameters"])]
+    lines = ["Small boxes (hover for details):"] + [" · ".join(items[i:i + 2]) for i in range(0, len(items), 2)]
+    if items:
+        fig.add_annotation(text="<br>".join(lines), x=0, y=0, xref="paper",
+                           yref="paper", xanchor="left", yanchor="top", yshift=-6, align="left", showarrow=False,
+                           font_size=12)
+    rows = len(lines) if items else 0
+    fig.update_layout(title=title, height=380 + 18 * rows, uniformtext=dict(minsize=11, mode="hide"),
+                      margin=dict(l=10, r=10, t=50, b=20 + 18 * rows))
     return fig
 
 

@@ -14,12 +14,13 @@ from .grids import (
     HEADER,
     INPUT_COLOR,
     UNSEEN_COLOR,
-    WINDOW_COLOR,
     finish,
     flat_cells,
     grid_axes,
+    outline_boxes,
     outline_cells,
 )
+from .images import IMAGE_COLORS
 
 
 def pad_to(image: torch.Tensor, size: int) -> torch.Tensor:
@@ -41,7 +42,7 @@ def receptive_field_figure(image: torch.Tensor, field: UnitField, out_hw: tuple[
         subplot_titles=[f"input {n}×{n}: {field.pixels} pixels seen", f"{field.layer}: {out_hw[0]}×{out_hw[1]} units"],
     )
     hover = "row %{y}, column %{x}: %{z:.2f}<extra></extra>"
-    fig.add_trace(go.Heatmap(z=image.tolist(), colorscale="gray_r", showscale=False, hovertemplate=hover), row=1, col=1)
+    fig.add_trace(go.Heatmap(z=image.tolist(), colorscale=IMAGE_COLORS, showscale=False, hovertemplate=hover), row=1, col=1)
     fig.add_trace(
         go.Heatmap(z=torch.where(field.mask, float("nan"), 1.0).tolist(), colorscale=[[0, UNSEEN_COLOR], [1, UNSEEN_COLOR]],
                    opacity=0.6, showscale=False, hoverinfo="skip"),
@@ -49,8 +50,7 @@ def receptive_field_figure(image: torch.Tensor, field: UnitField, out_hw: tuple[
     )
     fig.add_shape(type="rect", x0=-0.5, x1=n - 0.5, y0=-0.5, y1=n - 0.5, line=dict(color="#6b7280", width=1, dash="dot"),
                   row=1, col=1)  # the image's edge, so a field reaching into the padding shows
-    fig.add_shape(type="rect", x0=left - 0.5, x1=right + 0.5, y0=top - 0.5, y1=bottom + 0.5,
-                  line=dict(color=WINDOW_COLOR, width=3), row=1, col=1)
+    outline_boxes(fig, [(left - 0.5, right + 0.5, top - 0.5, bottom + 0.5)], 1, 1)
     units = torch.ones(out_hw, dtype=torch.bool)
     fig.add_trace(flat_cells(units, INPUT_COLOR, "", f"{field.layer} unit (%{{y}}, %{{x}})"), row=1, col=2)
     outline_cells(fig, [field.unit], 1, 2)

@@ -11,7 +11,7 @@ from lenet import (
     corr2d_multi_in,
     corr2d_multi_in_out,
 )
-from lenet.lessons.channels import channels_code, channels_figure, example_channels, matmul_difference, one_by_one_code, one_by_one_figure, one_by_one_kernel, per_channel_correlations, torch_difference
+from lenet.lessons.channels import STAR_TEXT, channels_code, channels_figure, example_channels, matmul_difference, one_by_one_code, one_by_one_figure, one_by_one_kernel, per_channel_correlations, torch_difference
 from helpers import heatmaps, run_snippet
 
 
@@ -48,3 +48,13 @@ def test_channels_and_one_by_one_figures_show_the_library_results():
     k_panel, x_panel, y_panel = heatmaps(one_by_one_figure(X, K1, Y))
     assert torch.equal(torch.tensor(k_panel.z) @ torch.tensor(x_panel.z), torch.tensor(y_panel.z))
     assert torch.equal(torch.tensor(y_panel.z).reshape(2, 4, 4), Y)
+
+
+def test_titles_use_proper_notation_and_define_the_star():
+    X, K = example_channels(2, 3, 3, 2)
+    K1 = one_by_one_kernel(2, 3)
+    title = one_by_one_figure(X, K1, corr2d_1x1(X, K1)).layout.title.text
+    assert "c_o" not in title and "c_i" not in title and "<i>c</i><sub>o</sub>" in title
+    fig = channels_figure(X, K, 0, per_channel_correlations(X, K[0]), corr2d_multi_in(X, K[0]))
+    assert "cross-correlation (⋆)" in fig.layout.title.text
+    assert STAR_TEXT.startswith("⋆ is cross-correlation")

@@ -11,7 +11,7 @@ from lenet import (
     conv_output_shape,
     corr2d,
 )
-from lenet.lessons.grids import format_matrix, kernel_footprint, parse_matrix, sliding_window_figure, step_to_cell
+from lenet.lessons.grids import WINDOW_COLOR, WINDOW_HALO, format_matrix, kernel_footprint, parse_matrix, sliding_window_figure, step_to_cell
 import ui
 from helpers import K2, X3, heatmaps, outlined_cells
 
@@ -65,3 +65,24 @@ def test_sliding_window_figure_draws_the_window_and_the_output():
     assert torch.equal(torch.tensor(values.z), X3)
     assert outlined_cells(fig, "x") == sorted(kernel_footprint((1, 0), 2))
     assert outlined_cells(fig, "x3") == [(1, 0)]
+
+
+def window_traces(fig):
+    return [t for t in fig.data if t.name == "window halo"]
+
+
+def test_the_window_hides_no_number_and_shows_on_light_and_dark_cells():
+    """A dark line on a white halo, no fill: every value under it keeps its cell's colour (and its contrasting text)."""
+    Y = corr2d(X3, K2)
+    fig = sliding_window_figure(X3, Y, (1, 1), 2, K=K2)
+    shapes = fig.layout.shapes
+    assert shapes and all(s.fillcolor in (None, "rgba(0, 0, 0, 0)") and s.opacity in (None, 1) for s in shapes)
+    assert {s.line.color for s in shapes} == {WINDOW_COLOR} and min(s.line.width for s in shapes) >= 3
+    halos = window_traces(fig)
+    assert [t.xaxis for t in halos] == ["x", "x3"] and {t.line.color for t in halos} == {WINDOW_HALO}
+    assert min(t.line.width for t in halos) > max(s.line.width for s in shapes)
+    assert all(t.hoverinfo == "skip" and t.showlegend is False for t in halos)
+    boxes = [(x, y) for x, y in zip(halos[0].x, halos[0].y) if x is not None]
+    assert len(boxes) == 5 * 4 and {(min(x for x, _ in boxes), min(y for _, y in boxes))} == {(0.5, 0.5)}
+    values = heatmaps(fig)[0]
+    assert values.texttemplate == "%{text}" and not values.textfont.color, "plotly picks the text colour per cell"

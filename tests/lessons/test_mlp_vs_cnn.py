@@ -7,11 +7,12 @@ from torch import nn
 from lenet import (
     LeNetConfig,
     build_lenet,
+    layer_table,
     count_parameters,
     mlp_parameter_count,
 )
 from lenet.core.units import human_count
-from lenet.lessons.mlp_vs_cnn import parameter_comparison, parameter_count_code
+from lenet.lessons.mlp_vs_cnn import LAYER_COLUMNS_HELP, LAYER_TABLE_TEXT, parameter_comparison, parameter_count_code, parameter_figure
 from helpers import run_snippet
 
 
@@ -30,3 +31,26 @@ def test_parameter_count_snippet():
     ns = run_snippet(parameter_count_code(3000, 4000, 3, 100, 6, 5))
     table = parameter_comparison(3000, 4000, 3, 100, 6, 5)
     assert [ns["dense"], ns["conv"], ns["lenet"]] == [table["parameters"][i] for i in (0, 2, 3)]
+
+
+def test_the_log_axis_is_in_powers_of_ten_throughout():
+    """Plotly's default labels a wide log axis 1M, 1B, 1T and then 10^15: one notation instead."""
+    for size in ((3000, 4000, 3), (224, 224, 3), (28, 28, 1)):
+        axis = parameter_figure(parameter_comparison(*size, 100)).layout.xaxis
+        assert axis.type == "log" and axis.exponentformat == "power" and axis.showexponent == "all"
+        assert axis.dtick in (1, 2, 3)
+
+
+def test_the_labels_say_what_each_bar_is():
+    table = parameter_comparison(3000, 4000, 3, 100, 6, 5)
+    assert table["layer"][1] == "A dense layer making as many outputs as the conv layer (6 × 3000 × 4000)"
+    bars = parameter_figure(table).data[0]
+    assert all(len(part) <= 40 for label in bars.y for part in label.split("<br>"))
+    assert [label.replace("<br>", " ") for label in bars.y] == list(table["layer"])
+
+
+def test_macs_and_activation_bytes_are_explained():
+    columns = set(layer_table(LeNetConfig.classic()).columns)
+    assert {"MACs", "activation bytes"} <= set(LAYER_COLUMNS_HELP) <= columns
+    assert "multipl" in LAYER_COLUMNS_HELP["MACs"] and "4 bytes" in LAYER_COLUMNS_HELP["activation bytes"]
+    assert "**MACs**" in LAYER_TABLE_TEXT and "**Activation bytes**" in LAYER_TABLE_TEXT

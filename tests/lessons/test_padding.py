@@ -13,8 +13,8 @@ from lenet import (
     corr2d,
 )
 from lenet.core.shapes import total_padding_output_shape, total_padding_sides
-from lenet.lessons.grids import kernel_footprint, step_to_cell
-from lenet.lessons.images import pattern_image
+from lenet.lessons.grids import START_OFFSET, kernel_footprint, step_to_cell
+from lenet.lessons.images import IMAGE_CONVENTION, pattern_image
 from lenet.lessons.padding import apply_conv, conv_shape_code, example_kernel, image_pair_figure, other_padding_convention, output_size_formulas, padding_figure
 from helpers import heatmaps, outlined_cells, run_snippet
 
@@ -61,8 +61,8 @@ def test_conv_shape_snippet(n, k, p, s, d):
 def test_padding_figure_marks_every_window_start_and_the_padding():
     out_h, out_w = conv_output_shape(8, 3, 1, 2)
     fig = padding_figure(8, 3, 1, 2, 1, 6)
-    starts = next(t for t in fig.data if t.type == "scatter")
-    assert len(starts.x) == out_h * out_w and max(starts.x) == 2 * (out_w - 1)
+    starts = next(t for t in fig.data if t.name == "where a window starts")
+    assert len(starts.x) == out_h * out_w and max(starts.x) == 2 * (out_w - 1) - START_OFFSET
     inside, padding, output = heatmaps(fig)
     padded = torch.tensor(padding.z, dtype=torch.float32)
     assert padded.shape == (10, 10) and int((~padded.isnan()).sum()) == 10 * 10 - 8 * 8
@@ -80,7 +80,7 @@ def test_image_pair_figure_draws_both_at_the_same_scale():
     out = apply_conv(image, torch.ones(3, 3) / 9, 0, 2)
     fig = image_pair_figure(image, out, "t", "out")
     assert [torch.tensor(h.z).shape for h in heatmaps(fig)] == [image.shape, out.shape]
-    assert list(fig.layout.xaxis.range) == list(fig.layout.xaxis2.range) == [-0.5, 27.5]
+    assert list(fig.layout.xaxis.range) == [-0.5, 27.5] and list(fig.layout.xaxis2.range) == [-0.5, 12.5]
 
 
 @settings(max_examples=25, deadline=None)
@@ -162,3 +162,33 @@ def test_any_total_padding_setting_gives_a_figure_or_a_clear_error(n, k, p, s, d
     expected = F.pad(torch.zeros(n), (left, right, top, bottom), value=1.0).bool()
     assert torch.equal(~torch.tensor(padding.z, dtype=torch.float32).isnan(), expected)
     assert outlined_cells(fig, "x2") == [(out[0] - 1, out[1] - 1)]
+
+
+def test_the_output_is_drawn_on_its_own_axes_at_the_input_s_pixel_size():
+    """A 28 x 28 image and its 14 x 14 output: each panel spans its own pixels, the output half as wide."""
+    image = pattern_image()
+    out = apply_conv(image, example_kernel("vertical edges", 5), 2, 2)
+    fig = image_pair_figure(image, out, "t", "out")
+    assert list(fig.layout.xaxis2.range) == [-0.5, 13.5] and list(fig.layout.yaxis2.range) == [13.5, -0.5]
+    widths = [fig.layout[axis].domain[1] - fig.layout[axis].domain[0] for axis in ("xaxis", "xaxis2")]
+    assert widths[1] / widths[0] == pytest.approx(0.5)
+    tiny = image_pair_figure(image, apply_conv(image, torch.ones(1, 1), 0, 7), "t", "out")  # 4 x 4 stays readable
+    widths = [tiny.layout[axis].domain[1] - tiny.layout[axis].domain[0] for axis in ("xaxis", "xaxis2")]
+    assert widths[1] / widths[0] == pytest.approx(1 / 3) and list(tiny.layout.xaxis2.range) == [-0.5, 3.5]
+
+
+def test_the_image_is_drawn_light_on_black_and_says_so():
+    image = pattern_image()
+    fig = image_pair_figure(image, apply_conv(image, torch.ones(3, 3) / 9, 0, 1), "t", "out")
+    for trace in heatmaps(fig):  # a blur stays positive: drawn like the image
+        assert trace.colorscale[0][1] == "rgb(0, 0, 0)" and trace.colorscale[-1][1].startswith("rgb(25")  # white
+    assert fig.layout.title.subtitle.text == IMAGE_CONVENTION and "black" in IMAGE_CONVENTION
+    edges = image_pair_figure(image, apply_conv(image, example_kernel("vertical edges", 3), 0, 1), "t", "out")
+    assert heatmaps(edges)[1].zmid == 0 and heatmaps(edges)[1].colorbar.title.text == "output"
+
+
+def test_window_starts_sit_beside_the_numbers_not_on_them():
+    fig = padding_figure(8, 3, 1, 2, 1, 1)
+    starts = next(t for t in fig.data if t.name == "where a window starts")
+    corners = [(x + START_OFFSET, y + START_OFFSET) for x, y in zip(starts.x, starts.y)]
+    assert START_OFFSET >= 0.25 and corners == [(c, r) for r in (0, 2, 4, 6) for c in (0, 2, 4, 6)]

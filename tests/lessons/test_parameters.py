@@ -322,3 +322,40 @@ def test_gradient_figure_shares_one_scale_centred_on_zero():
     assert [trace.coloraxis for trace in fig.data] == ["coloraxis", "coloraxis"]
     assert fig.layout.coloraxis.cmid == 0
     assert torch.equal(torch.tensor(fig.data[1].z, dtype=torch.float32), demo.grad)
+
+
+def test_tree_text_wraps_long_lines_under_their_module():
+    """Wrapped at width, each continuation indented deeper than its module, never inside (5, 5) or a count."""
+    plain = tree_text(build_lenet(MODERN)).splitlines()
+    lines = tree_text(build_lenet(MODERN), width=50).splitlines()
+    assert len(lines) > len(plain) and all(len(line) <= 50 for line in lines)
+    assert " ".join("\n".join(lines).split()) == " ".join("\n".join(plain).split()), "the same words"
+    modules = {line.strip().split(":")[0] for line in plain}
+    depth = 0
+    for line in lines:
+        indent = len(line) - len(line.lstrip())
+        if line.strip().split(":")[0] in modules and ": " in line:
+            depth = indent
+        else:
+            assert indent > depth, f"a continuation line at its module's indent: {line!r}"
+    assert any("· 156 parameters" in line for line in lines) and any("(5, 5)" in line for line in lines)
+    assert tree_text(build_lenet(CLASSIC), width=500) == tree_text(build_lenet(CLASSIC))
+
+
+def test_treemap_labels_only_boxes_with_room_and_lists_the_small_ones():
+    fig = parameter_treemap(module_tree(build_lenet(MODERN)))
+    assert fig.layout.uniformtext.minsize >= 11 and fig.layout.uniformtext.mode == "hide"
+    note = fig.layout.annotations[0].text
+    assert note.startswith("Small boxes") and "bn1 12" in note and "conv1 156" in note and "conv2 2,416" in note
+    assert "fc1 48,120" not in note and "fc2 " not in note  # 77% and 16%: labelled in their boxes
+    assert fig.layout.margin.b >= 18 * len(note.split("<br>"))
+
+
+def test_the_loss_axis_of_the_scheme_trainings_reads_plain_numbers():
+    """Plotly's own ticks on a log axis within one decade read '3 2 10 9 8 7 ...': plain numbers instead."""
+    tiny = TrainSettings(subset=128, test_subset=128, epochs=1, batch_size=64, progress_every=1)
+    fig = init_training_figure(list(train_inits(CLASSIC, {}, ["default"], tiny).values()))
+    loss = fig.layout.yaxis
+    assert loss.type == "log" and list(loss.ticktext) == [f"{v:g}" for v in loss.tickvals]
+    assert {0.5, 1, 2} <= set(loss.tickvals) and all("e" not in t for t in loss.ticktext)
+    assert fig.layout.yaxis2.tickformat == ".0%"

@@ -86,3 +86,12 @@ def test_any_pooling_page_setting_matches_torch_or_gives_a_clear_error(k, p, s, 
     assert torch.allclose(Y, torch_pool(X[None, None], k, s, p)[0, 0])
     last = (Y.shape[0] - 1, Y.shape[1] - 1)
     assert pool_arithmetic(X, k, mode, p, s, last).endswith(f" = {format_number(Y[last])}")
+
+
+def test_changed_cells_keep_their_value_colour():
+    """Outlines without fill over the shifted outputs: the shifted heatmaps are drawn as they are, nothing on top."""
+    demo = shift_demo(edge_image(), EDGE_KERNEL, 2)
+    fig = shift_figure(demo, 1)
+    assert all(s.fillcolor in (None, "rgba(0, 0, 0, 0)") for s in fig.layout.shapes)
+    shifted = [t for t in fig.data if t.type == "heatmap"][1]
+    assert torch.equal(torch.tensor(shifted.z), demo.conv_shifted) and shifted.opacity in (None, 1)

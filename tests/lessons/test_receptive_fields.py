@@ -40,3 +40,9 @@ def test_receptive_field_figure_greys_exactly_the_unseen_pixels():
     assert (box.y0 + 0.5, box.x0 + 0.5, box.y1 - 0.5, box.x1 - 0.5) == field.box == (-2, -2, 11, 11)
     assert outlined_cells(fig, "x2") == [(0, 0)] and torch.tensor(units.z).shape == (10, 10)
     assert fig.layout.xaxis.range[0] == -2.5
+
+
+def test_the_image_is_drawn_light_on_black_as_on_every_page():
+    field = unit_field(LeNetConfig.classic(), "conv2", (0, 0))
+    image = heatmaps(receptive_field_figure(pattern_image(), field, (10, 10), "t"))[0]
+    assert image.colorscale[0][1] == "rgb(0, 0, 0)" and image.colorscale[-1][1].startswith("rgb(25")  # white
