@@ -71,6 +71,7 @@ html { font-size: 19px; }
 [data-testid="stMainBlockContainer"] { padding-top: 2.5rem; padding-bottom: 2rem; }
 </style>"""
 PRESENT_FIGURE_HEIGHT = 600  # px: a figure across the page, title included, fills a 1280 x 720 slide
+PLOTLY_HEIGHT = 450  # plotly's own height for a figure that sets none
 PRESENT_FONT_SCALE = 1.3  # every font of a figure, 12 px becoming about 16
 PRESENT_TOGGLE = "presentation_mode"  # the sidebar switch's key; page_state keeps the mode itself
 
@@ -185,7 +186,8 @@ def show_figure(fig: go.Figure, filename: str) -> None:
 
 
 def slide_figure(fig: go.Figure, height: int = PRESENT_FIGURE_HEIGHT, font_scale: float = PRESENT_FONT_SCALE) -> go.Figure:
-    """A copy of fig for a slide: `height` pixels tall, every font (its default, titles, labels, ticks) scaled up."""
+    """A copy of fig for a slide: every font (its default, titles, labels, ticks) scaled up, and the figure as much
+    taller, up to `height` (a figure already taller, built for many panels, keeps its height: never squeezed)."""
     spec = fig.to_dict()
 
     def scale(node: Any, key: str = "") -> None:
@@ -201,7 +203,8 @@ def slide_figure(fig: go.Figure, height: int = PRESENT_FIGURE_HEIGHT, font_scale
     layout = spec.setdefault("layout", {})
     layout.setdefault("font", {}).setdefault("size", 12)  # plotly's default, scaled below with the others
     scale(spec)
-    layout["height"] = height
+    own = layout.get("height") or PLOTLY_HEIGHT
+    layout["height"] = max(own, min(round(own * font_scale), height))
     return go.Figure(spec)
 
 

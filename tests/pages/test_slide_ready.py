@@ -44,9 +44,20 @@ def test_presentation_mode_from_the_url_hides_the_chrome_and_sizes_figures_for_a
     assert shown.toggle(key=ui.PRESENT_TOGGLE).value and not plain.toggle(key=ui.PRESENT_TOGGLE).value
     assert shown.query_params["present"] == "1" and "present" not in plain.query_params
     before, after = figure(plain), figure(shown)
-    assert before["layout"]["height"] != ui.PRESENT_FIGURE_HEIGHT == after["layout"]["height"]
+    assert after["layout"]["height"] == min(round(before["layout"]["height"] * 1.3), ui.PRESENT_FIGURE_HEIGHT)
     assert after["layout"]["font"]["size"] == pytest.approx(12 * ui.PRESENT_FONT_SCALE, abs=0.1)
-    assert before["data"] == after["data"] or len(before["data"]) == len(after["data"])
+    assert before["data"] == after["data"]
+
+
+def test_a_slide_figure_grows_with_its_type_up_to_a_slide_and_is_never_squeezed():
+    import plotly.graph_objects as go
+    small = go.Figure(go.Bar(x=[1], y=[2], textfont=dict(size=10)), layout=dict(height=300, title=dict(text="t")))
+    grown = ui.slide_figure(small)
+    assert grown.layout.height == 390 and grown.data[0].textfont.size == 13 and grown.layout.font.size == 15.6
+    assert small.layout.height == 300 and small.data[0].textfont.size == 10  # the page's own figure is left alone
+    assert ui.slide_figure(go.Figure(layout=dict(height=500))).layout.height == ui.PRESENT_FIGURE_HEIGHT
+    assert ui.slide_figure(go.Figure(layout=dict(height=800))).layout.height == 800
+    assert ui.slide_figure(go.Figure()).layout.height == 585  # plotly's own 450, grown
 
 
 def test_the_switch_turns_presentation_mode_on_and_off_and_it_follows_the_sidebar():
