@@ -34,10 +34,10 @@ from .training.cluster import ClusterUnavailable, RayCluster, connect_ray
 from .training.jobs import local_runner
 
 
-def rss_mb() -> float:
-    """This process's resident memory now (Linux; 0 elsewhere)."""
+def rss_mb(pid: int | str = "self") -> float:
+    """A process's resident memory now, this one's by default (Linux; 0 elsewhere or once it has gone)."""
     with contextlib.suppress(OSError):
-        for line in Path("/proc/self/status").read_text().splitlines():
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     return 0.0
@@ -107,6 +107,25 @@ def many_at_once(registry: JobRegistry, jobs: int, config, settings, out: Path) 
             "errors": [job.error for job in handles if job.error]}
 
 
+class WorkerMemory:
+    """The largest resident memory any of a cluster's workers on this machine had while the block ran (MB)."""
+
+    def __init__(self, cluster: RayCluster):
+        self.cluster, self.peak_mb, self._done = cluster, 0.0, threading.Event()
+
+    def __enter__(self) -> "WorkerMemory":
+        threading.Thread(target=self._watch, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._done.set()
+
+    def _watch(self) -> None:
+        while not self._done.wait(0.5):
+            for pid in self.cluster.worker_pids():
+                self.peak_mb = max(self.peak_mb, rss_mb(pid))
+
+
 def measure(args: argparse.Namespace, out: Path) -> dict:
     environment = read_environment()
     torch.set_num_threads(environment.torch_threads)  # as the app runs: one thread, shared by every session
@@ -125,8 +144,10 @@ def measure(args: argparse.Namespace, out: Path) -> dict:
         rss_connected = rss_mb()
         first = one_job(cluster.runner, config, single, out / "ray-first")  # also puts the dataset, ships lenet
         ray = [one_job(cluster.runner, config, single, out / f"ray-{i}") for i in range(args.repeats)]
-        ray_many = many_at_once(JobRegistry(cluster.slots, max_queued=args.jobs, runner=cluster.runner), args.jobs,
-                                config, small, out / "ray-many")
+        registry = JobRegistry(cluster.slots, max_queued=args.jobs, runner=cluster.runner)
+        with WorkerMemory(cluster) as workers:  # the first burst also starts the workers not yet warm
+            ray_first_many = many_at_once(registry, args.jobs, config, small, out / "ray-many-first")
+            ray_many = many_at_once(registry, args.jobs, config, small, out / "ray-many")
         rss_ray = rss_mb()
         described = cluster.describe()
     local_s, ray_s = (statistics.median(j["seconds"] for j in runs) for runs in (local, ray))
@@ -137,10 +158,11 @@ def measure(args: argparse.Namespace, out: Path) -> dict:
                          "ray_first_seconds": first["seconds"], "overhead_seconds": ray_s - local_s,
                          "local_images_per_s": local_ips, "ray_images_per_s": ray_ips,
                          "images_per_s_ratio": ray_ips / local_ips, "ray_node": ray[0]["node"]},
-        "many_at_once": {"images": args.many_subset, "local_cap_2": local_many, "ray": ray_many,
-                         "wall_time_ratio": ray_many["seconds"] / local_many["seconds"]},
+        "many_at_once": {"images": args.many_subset, "local_cap_2": local_many, "ray_first_burst": ray_first_many,
+                         "ray": ray_many, "wall_time_ratio": ray_many["seconds"] / local_many["seconds"]},
         "memory_mb": {"start": rss_start, "after_local_trainings": rss_local, "ray_connected": rss_connected,
-                      "after_ray_trainings": rss_ray, "ray_cost": rss_ray - rss_local},
+                      "after_ray_trainings": rss_ray, "ray_cost": rss_ray - rss_local,
+                      "worker_peak": workers.peak_mb},
         "connect_seconds": connect_s,
     }
 
