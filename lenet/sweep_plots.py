@@ -30,6 +30,16 @@ def _hover(result: Mapping[str, Any]) -> str:
     return "<br>".join(lines)
 
 
+def _round_ticks(low: float, high: float) -> list[int]:
+    """1, 2, 5, 10, 20, 50 ... between low and high: a log axis labelled in round counts, not 3 4 5 6 7 8 9."""
+    ticks = [m * 10**e for e in range(int(math.floor(math.log10(low))), int(math.log10(high)) + 1) for m in (1, 2, 5)]
+    return [t for t in ticks if low <= t <= high]
+
+
+def _count(n: int) -> str:
+    return f"{n // 10**6:g}M" if n >= 10**6 else f"{n // 1000:g}k" if n >= 1000 else str(n)
+
+
 def accuracy_parameters_figure(results: Sequence[Mapping[str, Any]],
                                title: str = "Test accuracy against parameters") -> go.Figure:
     """One point per trial at (parameters, test accuracy), log x, labelled by its swept values; one colour per value
@@ -55,7 +65,8 @@ def accuracy_parameters_figure(results: Sequence[Mapping[str, Any]],
         counts = [r["parameters"] for r in scored]
         low, high = math.log10(min(counts)), math.log10(max(counts))
         pad = max(0.15, 0.08 * (high - low))
-        fig.update_xaxes(range=[low - pad, high + pad])
+        ticks = _round_ticks(10 ** (low - pad), 10 ** (high + pad))
+        fig.update_xaxes(range=[low - pad, high + pad], tickvals=ticks, ticktext=[_count(t) for t in ticks])
         accuracies = [r["test_acc"] for r in scored]
         fig.update_yaxes(range=[max(0.0, min(accuracies) - 0.05), min(1.0, max(accuracies) + 0.05)])
     fig.update_xaxes(type="log", title="parameters (log scale)")
@@ -90,5 +101,5 @@ def settings_parallel_figure(results: Sequence[Mapping[str, Any]],
         labelfont=dict(size=13), tickfont=dict(size=11),
     ))
     fig.update_layout(title=dict(text=title, subtitle=dict(text="one line a trial, coloured by its test accuracy")),
-                      height=440, margin=dict(l=60, r=40, t=100, b=30))
+                      height=480, margin=dict(l=60, r=40, t=170, b=30))
     return fig

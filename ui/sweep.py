@@ -42,7 +42,7 @@ def grid_editor() -> list[str]:
     """Up to three settings and their values, as NAME=V1,V2 specs for parse_grid."""
     specs = []
     for i, (name, values) in enumerate(DEFAULTS, start=1):
-        left, right = st.columns([2, 3])
+        left, right = st.columns(2)
         with left:
             name = ui.bound(st.selectbox, f"set{i}", name, page_state.one_of(list(LABELS)), label=f"Setting {i}",
                             options=list(LABELS), format_func=LABELS.get, on_change=_example, args=(i,))
