@@ -181,8 +181,9 @@ def image_pair_figure(image: torch.Tensor, output: torch.Tensor, title: str, out
         grid_axes(fig, 1, col, "column (pixel)", "row (pixel)")
         fig.update_xaxes(dtick=None, range=[-0.5, w - 0.5], row=1, col=col)
         fig.update_yaxes(dtick=None, range=[h - 0.5, -0.5], autorange=False, row=1, col=col)
-    finish(fig, title, 460)
-    fig.update_layout(title_subtitle=dict(text=IMAGE_CONVENTION, font_size=13), margin_t=100)
+    finish(fig, title, 480)
+    fig.update_layout(title=dict(subtitle=dict(text=IMAGE_CONVENTION, font_size=13), yref="container", y=1,
+                                 yanchor="top", pad_t=16), margin_t=120)  # at the top: clear of the panel titles
     return fig
 
 

@@ -20,7 +20,7 @@ from .grids import (
     outline_boxes,
     outline_cells,
 )
-from .images import IMAGE_COLORS
+from .images import IMAGE_COLORS, IMAGE_CONVENTION
 
 
 def pad_to(image: torch.Tensor, size: int) -> torch.Tensor:
@@ -59,7 +59,10 @@ def receptive_field_figure(image: torch.Tensor, field: UnitField, out_hw: tuple[
         grid_axes(fig, 1, col, "column (pixel)" if col == 1 else "column (unit)", "row (pixel)" if col == 1 else "row (unit)")
         fig.update_xaxes(dtick=None, range=[a, b], row=1, col=col)
         fig.update_yaxes(dtick=None, range=[b, a], autorange=False, row=1, col=col)
-    return finish(fig, title, 480)
+    finish(fig, title, 500)
+    fig.update_layout(title=dict(subtitle=dict(text=IMAGE_CONVENTION, font_size=13), yref="container", y=1,
+                                 yanchor="top", pad_t=16), margin_t=120)  # at the top: clear of the panel titles
+    return fig
 
 
 def receptive_field_code(config: LeNetConfig, layer: str, unit: tuple[int, int]) -> str:

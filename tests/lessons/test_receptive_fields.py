@@ -8,7 +8,7 @@ from lenet import (
 )
 from lenet.core.receptive import unit_field
 from lenet.lessons.grids import WINDOW_COLOR
-from lenet.lessons.images import pattern_image
+from lenet.lessons.images import IMAGE_CONVENTION, pattern_image
 from lenet.lessons.receptive_fields import pad_to, receptive_field_code, receptive_field_figure
 from helpers import heatmaps, outlined_cells, run_snippet
 
@@ -44,5 +44,7 @@ def test_receptive_field_figure_greys_exactly_the_unseen_pixels():
 
 def test_the_image_is_drawn_light_on_black_as_on_every_page():
     field = unit_field(LeNetConfig.classic(), "conv2", (0, 0))
-    image = heatmaps(receptive_field_figure(pattern_image(), field, (10, 10), "t"))[0]
+    fig = receptive_field_figure(pattern_image(), field, (10, 10), "t")
+    image = heatmaps(fig)[0]
     assert image.colorscale[0][1] == "rgb(0, 0, 0)" and image.colorscale[-1][1].startswith("rgb(25")  # white
+    assert fig.layout.title.subtitle.text == IMAGE_CONVENTION
