@@ -134,7 +134,7 @@ def settings_editor() -> TrainSettings:
     subsets = [n for n in SUBSETS if n < cap.max_train_images] + [min(cap.max_train_images, SUBSETS[-1])]
     defaults = defaults | {"images": min(defaults["images"], subsets[-1]), "epochs": min(defaults["epochs"], cap.max_epochs)}
     subset = ui.bound(st.select_slider, "images", defaults["images"], page_state.one_of(subsets), label="training images",
-                      options=subsets, format_func="{:,}".format,
+                      options=subsets, format_func={n: f"{n:,}" for n in subsets}.get,
                       help="Train on the first N images (the test set is always all 10,000).")
     cols = st.columns(3)
     epochs = _whole(cols[0], "epochs", "epochs", 1, cap.max_epochs, defaults, help="Passes over the training images.")
