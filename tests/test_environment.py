@@ -42,7 +42,7 @@ def test_train_page_applies_caps_from_secrets(monkeypatch):
     at.secrets["LENET_MAX_EPOCHS"] = 3
     at.run()
     assert not at.exception
-    assert at.select_slider(key="images").options == ["1000", "2000", "5000", "8000"]
+    assert at.select_slider(key="images").options == ["1,000", "2,000", "5,000", "8,000"]  # labels of 1000...8000
     assert at.select_slider(key="images").value == 8000  # the classic recipe's 60,000, capped
     epochs = at.number_input(key="epochs")
     assert epochs.value == 3 and epochs.max == 3  # the classic recipe's 10 epochs, capped
