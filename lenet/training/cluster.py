@@ -2,9 +2,9 @@
 
 Ray is optional: it is imported only by connect_ray. The dataset travels once per app process through Ray's
 object store (the uint8 tensors); each training runs in a TrainingWorker actor that takes cpus_per_training CPUs
-(and gpus_per_training GPUs); the app polls it a few times a second for progress and finished epochs and writes
-the run folder itself with save_run, exactly as a local training does. A worker that dies leaves every finished
-epoch saved, and the job says why it failed.
+(and gpus_per_training GPUs), kept warm for the next training (lenet.training.ray_pool); the app polls it a few
+times a second for progress and finished epochs and writes the run folder itself with save_run, exactly as a local
+training does. A worker that dies leaves every finished epoch saved, and the job says why it failed.
 """
 
 from __future__ import annotations
