@@ -186,7 +186,8 @@ def matrix_grid_figure(
             fig.add_trace(heatmap(*grid[r][c][1:]), row=r + 1, col=c + 1)
             grid_axes(fig, r + 1, c + 1, "column" if r == n_rows - 1 else "", "row" if c == 0 else "",
                       tuple(grid[r][c][1].shape))
-            outline_cells(fig, (highlights or {}).get((r, c), []), r + 1, c + 1)
+    for (r, c), cells in (highlights or {}).items():  # after the heatmaps, which keep their places in fig.data
+        outline_cells(fig, cells, r + 1, c + 1)
     return finish(fig, title, height)
 
 
@@ -231,7 +232,15 @@ def sliding_window_figure(
     else:
         fig.add_trace(flat_cells(inside, INPUT_COLOR, "", "input at row %{y}, column %{x}"), row=1, col=1)
     fig.add_trace(flat_cells(~inside, PADDING_COLOR, padding_label, "padding at row %{y}, column %{x}"), row=1, col=1)
-    outline_cells(fig, kernel_footprint(cell, kernel_size, stride, dilation), 1, 1)
+    suffix = " (padded)" if padded else ""
+    grid_axes(fig, 1, 1, "column" + suffix, "row" + suffix, (padded_h, padded_w))
+    if K is not None:
+        fig.add_trace(heatmap(K, "Oranges"), row=1, col=2)
+        grid_axes(fig, 1, 2)
+    fig.add_trace(heatmap(Y, "Greens"), row=1, col=len(panels))
+    grid_axes(fig, 1, len(panels), size=tuple(Y.shape))
+    outline_cells(fig, kernel_footprint(cell, kernel_size, stride, dilation), 1, 1)  # after every heatmap
+    outline_cells(fig, [cell], 1, len(panels))
     if show_positions:
         s_h, s_w = as_pair(stride, "stride")
         starts = [(i * s_h, j * s_w) for i in range(Y.shape[0]) for j in range(Y.shape[1])]
@@ -242,13 +251,5 @@ def sliding_window_figure(
             ),
             row=1, col=1,
         )
-    suffix = " (padded)" if padded else ""
-    grid_axes(fig, 1, 1, "column" + suffix, "row" + suffix, (padded_h, padded_w))
-    if K is not None:
-        fig.add_trace(heatmap(K, "Oranges"), row=1, col=2)
-        grid_axes(fig, 1, 2)
-    fig.add_trace(heatmap(Y, "Greens"), row=1, col=len(panels))
-    grid_axes(fig, 1, len(panels), size=tuple(Y.shape))
-    outline_cells(fig, [cell], 1, len(panels))
     fig.update_layout(showlegend=show_positions, legend=dict(orientation="h", y=-0.15))
     return finish(fig, title, grid_height(max(padded_h, Y.shape[0]), extra=170))

@@ -37,7 +37,9 @@ def test_page_shows_the_untrained_classic_lenet():
     assert metric(at, "Parameters") == "61,706"
     table = next(df.value for df in at.dataframe if "share" in df.value)
     assert list(table["name"]) == [name for name, _ in build_lenet(LeNetConfig.classic()).named_parameters()]
-    assert "fc1: Linear(in_features=400, out_features=120, bias=True)  · 48,120 parameters" in at.code[0].value
+    tree = at.code[0].value  # wrapped under each module (lenet.lessons.parameters.tree_text's width)
+    assert "    fc1: Linear(in_features=400, out_features=120,\n          bias=True)  · 48,120 parameters" in tree
+    assert max(map(len, tree.splitlines())) <= 50
     assert [h.value for h in at.header] == ["Blocks and parameters", "Initialisation", "Shared parameters",
                                             "Save and load"]
     assert metric(at, "Largest difference after loading") == "0"
