@@ -81,7 +81,8 @@ def values_to_try(widget) -> list:
     if kind == "slider":
         return [widget.min, widget.max]
     if kind == "select_slider":
-        return [widget.options[0], widget.options[-1]]
+        options = raw_options(widget)  # its labels may be formatted ("60,000" for 60000)
+        return [options[0], options[-1]]
     if kind in ("selectbox", "radio"):
         return raw_options(widget)
     if kind in ("checkbox", "toggle"):
