@@ -16,6 +16,7 @@ from pathlib import Path
 from ..data.atomic import disk_errors
 
 PROJECT_RUNS_DIR = Path(__file__).resolve().parents[2] / "runs"  # the app passes $LENET_RUNS_DIR instead, when set
+QUEUED_FILE = ".queued"  # there while the folder's training waits in a JobRegistry's queue
 OWNER_FILE = ".owner.json"  # the training writing a run folder: its pid and host, there while it trains
 INCOMING_PREFIX = ".incoming-"  # a run being imported: hidden, so never listed, until it is complete
 
@@ -116,6 +117,19 @@ def run_status(run_dir: Path, saved: str) -> str:
     if saved != "running":
         return saved
     return "running" if _owner_alive(_owner(Path(run_dir))) else "interrupted"
+
+
+def mark_queued(run_dir: Path | None) -> None:
+    """Say in the folder that its training waits in a queue, so the runs table lists it as queued, not broken."""
+    with contextlib.suppress(OSError):
+        if run_dir is not None:
+            (Path(run_dir) / QUEUED_FILE).touch()
+
+
+def unmark_queued(run_dir: Path | None) -> None:
+    with contextlib.suppress(OSError):
+        if run_dir is not None:
+            (Path(run_dir) / QUEUED_FILE).unlink(missing_ok=True)
 
 
 def in_training(run_dir: Path) -> bool:

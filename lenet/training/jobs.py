@@ -20,6 +20,7 @@ from typing import Any, Callable, Hashable
 
 from ..core.model import DEFAULT_MAX_TRAINING_BYTES, LeNetConfig
 from .engine import Progress, TrainResult, train
+from .folders import mark_queued, unmark_queued
 from .settings import TrainSettings
 
 # (config, settings, on_progress, stop, run_dir) -> TrainResult: where and how one training runs.
@@ -129,6 +130,7 @@ class TrainingJob(Job):
         return super().start()
 
     def _train(self, stop: threading.Event) -> TrainResult:
+        unmark_queued(self.run_dir)  # the training claims a folder that holds nothing else
         try:
             return self.runner(self.config, self.settings, self.points.append, stop, self.run_dir)
         finally:
@@ -237,6 +239,7 @@ class JobRegistry:
                 else:
                     job._queued = True
                     self._queue.append(job)
+                    mark_queued(run_dir)
         except TrainingCapacityError:
             drop_empty_run_dir(run_dir)
             raise
@@ -251,6 +254,7 @@ class JobRegistry:
             job._cancelled, job._queued = True, False
             job._stop.set()
             job._ended.set()
+        unmark_queued(job.run_dir)
         drop_empty_run_dir(job.run_dir)
         return True
 

@@ -18,7 +18,7 @@ from torch import nn
 
 from ..core.model import LeNetConfig, build_lenet, init_weights
 from ..data.atomic import disk_errors, write_atomic, write_files_atomic
-from .folders import OWNER_FILE, PROJECT_RUNS_DIR, in_training, run_status
+from .folders import OWNER_FILE, PROJECT_RUNS_DIR, QUEUED_FILE, in_training, run_status
 from .run_files import (
     MAX_CONFIG_BYTES,
     MAX_METRICS_BYTES,
@@ -215,6 +215,8 @@ def _summary(path: Path) -> dict:
     try:
         if not (path / "config.json").exists() and in_training(path):
             return row | {"status": "running: first epoch", "epochs": 0}
+        if not (path / "config.json").exists() and (path / QUEUED_FILE).exists():
+            return row | {"status": "queued", "epochs": 0}
         if not any(path.iterdir()):
             return row | {"status": "broken: empty folder"}
         run = load_run(path)

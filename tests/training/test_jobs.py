@@ -126,6 +126,8 @@ def test_a_queued_training_is_cancelled_and_leaves_no_folder(tmp_path):
         first, second, third = (registry.submit(*tiny(subset=1000), run_dir=new_run_dir(f"job {i}", tmp_path))
                                 for i in range(3))
         assert (second.status, second.ahead, third.ahead) == ("queued", 0, 1)
+        listed = list_runs(tmp_path).set_index("folder")["status"]  # waiting, not "broken: empty folder"
+        assert listed[second.run_dir.name] == listed[third.run_dir.name] == "queued"
         second.stop()
         assert second.status == "cancelled" and not second.active and not second.run_dir.exists()
         assert third.ahead == 0 and registry.queued() == [third]
