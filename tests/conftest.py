@@ -20,3 +20,20 @@ def runs_dir(tmp_path, monkeypatch):
     """A fresh runs folder for the app under test ($LENET_RUNS_DIR), so tests never see each other's runs."""
     monkeypatch.setenv("LENET_RUNS_DIR", str(tmp_path / "runs"))
     return tmp_path / "runs"
+
+
+@pytest.fixture
+def registries():
+    """make(**kwargs) -> a JobRegistry whose queued and running jobs are stopped and joined after the test."""
+    from lenet.training import JobRegistry
+
+    made = []
+
+    def make(**kwargs) -> JobRegistry:
+        made.append(JobRegistry(**kwargs))
+        return made[-1]
+    yield make
+    for registry in made:
+        registry.stop_all()
+        for job in registry.running():
+            job.join(30)

@@ -10,7 +10,7 @@ from torch import nn
 
 from lenet import INIT_SCHEMES, LeNetConfig, build_lenet, count_parameters
 from lenet.data import load_split
-from lenet.training import Job, JobRegistry, TrainingCapacityError
+from lenet.training import Job, TrainingCapacityError
 from lenet.lessons.initialisation import activation_figure, init_training_figure
 from lenet.lessons.parameters import gradient_figure, histogram_grid, parameter_treemap
 from lenet.lessons.initialisation import activation_stats, compare_inits, init_code, init_summary, initialised, InitTrainings, scheme_weights, train_inits
@@ -193,12 +193,8 @@ def test_train_inits_runs_each_scheme_once_and_keeps_finished_runs():
 
 
 @pytest.fixture
-def registry():
-    reg = JobRegistry(max_running=1)
-    yield reg
-    reg.stop_all()
-    for job in reg.running():
-        job.join(30)
+def registry(registries):
+    return registries(max_running=1)
 
 
 def wait_until(condition, job: Job, seconds: float = 60) -> None:

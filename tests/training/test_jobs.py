@@ -17,12 +17,8 @@ def tiny(epochs=1, subset=2000):
 
 
 @pytest.fixture
-def registry():
-    reg = JobRegistry(max_running=2)
-    yield reg
-    reg.stop_all()
-    for job in reg.running():
-        job.join(30)
+def registry(registries):
+    return registries(max_running=2)
 
 
 def test_job_reports_progress_and_saves_its_run(registry, tmp_path):

@@ -101,12 +101,8 @@ def test_format_value_writes_what_the_grid_reads():
 
 
 @pytest.fixture
-def registry():
-    reg = JobRegistry(max_running=1)
-    yield reg
-    reg.stop_all()
-    for job in reg.running():
-        job.join(30)
+def registry(registries):
+    return registries(max_running=1)
 
 
 def test_a_sweep_trains_every_trial_into_its_own_run_folder(registry, tmp_path):
