@@ -80,9 +80,7 @@ if out_hw is not None:
     for line in output_size_formulas(n, k, p, s, d, total=total):
         st.latex(line)
     st.markdown(other_padding_convention(n, k, p, s, d, total))
-    torch_hw, difference = torch_shape_check(n, k, p, s, d, out_hw, total=total)
-    ui.show_check(f"torch's `F.conv2d`{' after `F.pad`' if total else ''} makes a {torch_hw[0]} × {torch_hw[1]} output "
-                  "from these settings", difference)
+    ui.show_check(torch_shape_check(n, k, p, s, d, out_hw, total=total))
     step = ui.step_slider("Window position", "step", out_hw[0] * out_hw[1], "Which window to show, row by row.")
     ui.show_figure(padding_figure(n, k, p, s, d, step, total=total), "padding_and_stride")
     ui.show_code(conv_shape_code(n, k, p, s, d, total=total))

@@ -53,7 +53,7 @@ if out_hw is not None:
         o = ui.number("Output channel to explain", "o", 0, c_o - 1, 0, "Which output channel to build, channel by channel.")
     figure = channels_figure(X, K, o, per_channel_correlations(X, K[o]), corr2d_multi_in(X, K[o]))
     ui.show_figure(figure, "channels_sum")
-    st.success(f"Checked: the library's result equals torch.nn.functional.conv2d (largest difference {torch_difference(X, K):g}).")
+    ui.show_check(torch_difference(X, K))
     ui.show_code(channels_code(c_i, c_o, n, k))
 
 st.header("1×1 convolution is a matrix multiply")
@@ -65,5 +65,5 @@ st.markdown(
 K1 = one_by_one_kernel(c_i, c_o)
 Y1 = corr2d_1x1(X, K1)
 ui.show_figure(one_by_one_figure(X, K1, Y1), "one_by_one_convolution")
-st.success(f"Checked: the matrix multiply equals sliding the 1×1 kernel (largest difference {matmul_difference(X, K1):g}).")
+ui.show_check(matmul_difference(X, K1))
 ui.show_code(one_by_one_code(c_i, c_o, n))

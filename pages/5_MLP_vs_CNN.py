@@ -63,9 +63,7 @@ if table is not None:
     )
     ui.show_figure(parameter_figure(table), "mlp_vs_cnn_parameters")
     st.dataframe(table, hide_index=True, column_config=ui.COUNT_COLUMNS, column_order=("layer", "parameters", "float32 memory"))
-    _, difference = torch_parameter_check(table, height, width, channels, hidden, conv_channels, kernel)
-    ui.show_check("counting the parameters of torch's own `nn.Linear`, `nn.Conv2d` and LeNet gives the same numbers",
-                  difference)
+    ui.show_check(torch_parameter_check(table, height, width, channels, hidden, conv_channels, kernel))
     ui.show_code(parameter_count_code(height, width, channels, hidden, conv_channels, kernel))
 
 st.header("LeNet, layer by layer")

@@ -15,6 +15,7 @@ import torch
 from streamlit.errors import StreamlitPageNotFoundError
 
 from lenet.environment import Environment, read_environment
+from lenet.lessons.checks import TorchCheck
 from ui import page_state
 
 # Thousands separators for the count columns of layer_table and parameter_comparison.
@@ -214,16 +215,12 @@ def show_code(code: str) -> None:
         st.code(code, language="python")
 
 
-def show_check(claim: str, difference: float, of: Any = 1.0, measure: str = "largest difference") -> None:
-    """A check of the page's result against PyTorch's own: green when the difference is float rounding of values
-    as large as `of` (a number or a tensor), red when the page and torch disagree."""
-    if isinstance(of, torch.Tensor):
-        of = float(of.abs().max()) if of.numel() else 0.0
-    text = f"{claim} ({measure} {difference:g})."
-    if difference <= 1e-5 * max(1.0, abs(float(of))):
-        st.success(f"Checked: {text}", icon=":material/check_circle:")
+def show_check(check: TorchCheck) -> None:
+    """A check of the page's result against PyTorch's own: green when they agree, red when they do not."""
+    if check.agrees:
+        st.success(f"Checked: {check.text}", icon=":material/check_circle:")
     else:
-        st.error(f"Check failed: {text}", icon=":material/error:")
+        st.error(f"Check failed: {check.text}", icon=":material/error:")
 
 
 def checked(func: Callable, *args, **kwargs):

@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from ..core.ops import corr2d_1x1, corr2d_fast, corr2d_multi_in_out
+from .checks import TorchCheck
 from .grids import (
     HEADER,
     matrix_grid_figure,
@@ -29,14 +30,18 @@ def per_channel_correlations(X: torch.Tensor, K_out: torch.Tensor) -> list[torch
     return [corr2d_fast(x, k) for x, k in zip(X, K_out)]
 
 
-def torch_difference(X: torch.Tensor, K: torch.Tensor) -> float:
-    """Largest difference between corr2d_multi_in_out and torch's conv2d on the same X and K (0 when they agree)."""
-    return float((corr2d_multi_in_out(X, K) - F.conv2d(X[None], K)[0]).abs().max())
+def torch_difference(X: torch.Tensor, K: torch.Tensor) -> TorchCheck:
+    """corr2d_multi_in_out against torch's conv2d on the same X and K (difference 0 when they agree)."""
+    Y, Y_torch = corr2d_multi_in_out(X, K), F.conv2d(X[None], K)[0]
+    return TorchCheck("the library's result equals torch.nn.functional.conv2d", float((Y - Y_torch).abs().max()),
+                      Y_torch, TorchCheck.scale_of(Y))
 
 
-def matmul_difference(X: torch.Tensor, K: torch.Tensor) -> float:
-    """Largest difference between a 1x1 convolution done as a matrix multiply and done by sliding (0 when equal)."""
-    return float((corr2d_1x1(X, K) - corr2d_multi_in_out(X, K)).abs().max())
+def matmul_difference(X: torch.Tensor, K: torch.Tensor) -> TorchCheck:
+    """A 1x1 convolution done as a matrix multiply against done by sliding (difference 0 when equal)."""
+    Y, Y_sliding = corr2d_1x1(X, K), corr2d_multi_in_out(X, K)
+    return TorchCheck("the matrix multiply equals sliding the 1×1 kernel", float((Y - Y_sliding).abs().max()),
+                      Y_sliding, TorchCheck.scale_of(Y))
 
 
 def one_by_one_kernel(in_channels: int, out_channels: int) -> torch.Tensor:

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 
 from ..core.ops import convolve1d
 from ..core.units import format_number
+from .checks import TorchCheck
 from .grids import (
     HEADER,
     WINDOW_COLOR,
@@ -174,8 +175,9 @@ print(conv2d.weight.reshape((1, 2)))
 """
 
 
-def torch_corr2d_check(X: torch.Tensor, K: torch.Tensor, Y: torch.Tensor, flip: bool = False) -> tuple[torch.Tensor, float]:
+def torch_corr2d_check(X: torch.Tensor, K: torch.Tensor, Y: torch.Tensor, flip: bool = False) -> TorchCheck:
     """Y recomputed with torch's F.conv2d (K flipped first for true convolution), and its largest difference from Y."""
     kernel = K.flip(0, 1) if flip else K
     Y_torch = F.conv2d(X[None, None], kernel[None, None])[0, 0]
-    return Y_torch, float((Y - Y_torch).abs().max())
+    return TorchCheck(f"torch's `F.conv2d` gives the same Y{' with K flipped' if flip else ''}",
+                      float((Y - Y_torch).abs().max()), Y_torch, TorchCheck.scale_of(Y))

@@ -18,6 +18,7 @@ from ..core.shapes import (
     mlp_parameter_count,
 )
 from ..core.units import human_bytes, human_count
+from .checks import TorchCheck
 from .grids import (
     HEADER,
     finish,
@@ -103,7 +104,7 @@ print(f"dense {{dense:,}} ({{4 * dense / 1e9:.3g}} GB in float32), conv {{conv:,
 
 
 def torch_parameter_check(table: pd.DataFrame, height: int, width: int, channels: int, hidden: int,
-                          conv_channels: int = 6, kernel_size: int = 5) -> tuple[list[int], int]:
+                          conv_channels: int = 6, kernel_size: int = 5) -> TorchCheck:
     """parameter_comparison's counts recounted from torch's own nn.Linear, nn.Conv2d and d2l's LeNet, and the
     largest difference from the table's."""
     padding = (kernel_size - 1) // 2
@@ -117,4 +118,5 @@ def torch_parameter_check(table: pd.DataFrame, height: int, width: int, channels
             build_lenet(LeNetConfig.classic()),
         ]
     counts = [count_parameters(module) for module in modules]
-    return counts, max(abs(int(a) - b) for a, b in zip(table["parameters"], counts))
+    return TorchCheck("counting the parameters of torch's own `nn.Linear`, `nn.Conv2d` and LeNet gives the same "
+                      "numbers", max(abs(int(a) - b) for a, b in zip(table["parameters"], counts)), counts)

@@ -15,6 +15,7 @@ from ..core.shapes import (
     total_padding_output_shape,
     total_padding_sides,
 )
+from .checks import TorchCheck
 from .grids import (
     HEADER,
     finish,
@@ -227,7 +228,7 @@ def torch_shape_check(
     dilation: IntOrPair,
     output_hw: tuple[int, int],
     total: bool = False,
-) -> tuple[tuple[int, int], int]:
+) -> TorchCheck:
     """The output size that torch's F.conv2d gives (after F.pad when padding is a total), and how many rows or
     columns it differs from output_hw by (0 when the formula and torch agree)."""
     n, k = as_pair(input_hw, "input size"), as_pair(kernel_size, "kernel size")
@@ -237,4 +238,6 @@ def torch_shape_check(
         shape = F.conv2d(F.pad(X, total_padding_sides(padding)), K, stride=s, dilation=d).shape[2:]
     else:
         shape = F.conv2d(X, K, padding=as_pair(padding, "padding"), stride=s, dilation=d).shape[2:]
-    return (shape[0], shape[1]), max(abs(shape[0] - output_hw[0]), abs(shape[1] - output_hw[1]))
+    return TorchCheck(f"torch's `F.conv2d`{' after `F.pad`' if total else ''} makes a {shape[0]} × {shape[1]} output "
+                      "from these settings", max(abs(shape[0] - output_hw[0]), abs(shape[1] - output_hw[1])),
+                      (shape[0], shape[1]))

@@ -15,6 +15,7 @@ from ..core.shapes import (
     as_pair,
 )
 from ..core.units import format_number
+from .checks import TorchCheck
 from .grids import (
     HEADER,
     matrix_grid_figure,
@@ -112,10 +113,11 @@ print("pooled outputs changed:", (pooled != pooled_shifted).sum().item(), "of", 
 
 
 def torch_pool_check(X: torch.Tensor, Y: torch.Tensor, pool_size: IntOrPair, mode: str, padding: IntOrPair,
-                     stride: IntOrPair) -> tuple[torch.Tensor, float]:
+                     stride: IntOrPair) -> TorchCheck:
     """Y recomputed with torch's F.max_pool2d or F.avg_pool2d (padding counted as 0 in the mean, torch's default),
     and its largest difference from Y."""
     k, p, s = as_pair(pool_size, "pool size"), as_pair(padding, "padding"), as_pair(stride, "stride")
     pool = F.max_pool2d if mode == "max" else F.avg_pool2d
     Y_torch = pool(X.float()[None, None], k, stride=s, padding=p)[0, 0]
-    return Y_torch, float((Y - Y_torch).abs().max())
+    return TorchCheck(f"torch's `F.{mode}_pool2d` gives the same Y", float((Y - Y_torch).abs().max()), Y_torch,
+                      TorchCheck.scale_of(Y))

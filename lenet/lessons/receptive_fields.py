@@ -10,6 +10,7 @@ from plotly.subplots import make_subplots
 
 from ..core.model import LeNetConfig, plan_layers
 from ..core.receptive import UnitField
+from .checks import TorchCheck
 from .grids import (
     HEADER,
     INPUT_COLOR,
@@ -99,7 +100,7 @@ print(seen.sum().item(), "pixels: rows", rows.min().item(), "to", rows.max().ite
 """
 
 
-def torch_field_check(config: LeNetConfig, field: UnitField) -> tuple[torch.Tensor, int]:
+def torch_field_check(config: LeNetConfig, field: UnitField) -> TorchCheck:
     """The pixels field's unit sees, found by torch's autograd: where the gradient of the unit (channel 0) with
     respect to the input is not zero; and how many pixels that differs from field.mask in.
 
@@ -122,4 +123,6 @@ def torch_field_check(config: LeNetConfig, field: UnitField) -> tuple[torch.Tens
     X = torch.ones(1, config.in_channels, config.image_size, config.image_size, dtype=torch.float64, requires_grad=True)
     net(X)[0, 0, field.unit[0], field.unit[1]].backward()
     seen = X.grad[0].abs().sum(0) != 0
-    return seen, int((seen != field.mask).sum())
+    return TorchCheck(f"torch's autograd finds the gradient of this unit with respect to the input non-zero on "
+                      f"exactly these {field.pixels} pixels", int((seen != field.mask).sum()), seen,
+                      measure="pixels that differ:")

@@ -19,11 +19,11 @@ def test_example_channels_is_d2l_and_agrees_with_torch():
     X, K = example_channels(2, 3, 3, 2)
     assert torch.equal(corr2d_multi_in(X, K[0]), torch.tensor([[56.0, 72.0], [104.0, 120.0]]))
     assert torch.equal(K[1], K[0] + 1) and torch.equal(K[2], K[0] + 2)
-    assert torch_difference(X, K) == 0
+    assert torch_difference(X, K).difference == 0
     partials = per_channel_correlations(X, K[1])
     assert torch.equal(sum(partials), corr2d_multi_in(X, K[1]))
     K1 = one_by_one_kernel(2, 3)
-    assert K1.shape == (3, 2, 1, 1) and matmul_difference(X, K1) == 0
+    assert K1.shape == (3, 2, 1, 1) and matmul_difference(X, K1).difference == 0
 
 
 @pytest.mark.parametrize("c_i, c_o, n, k", [(2, 1, 3, 2), (3, 2, 4, 3), (1, 4, 5, 1)])

@@ -114,9 +114,10 @@ def test_the_checks_follow_the_settings(name, query, claim):
 def test_a_check_that_fails_is_red_and_float_rounding_is_not_a_failure():
     def draw():
         import ui
-        ui.show_check("exact", 0.0)
-        ui.show_check("rounding of large values", 0.01, of=1e6)
-        ui.show_check("wrong", 0.5)
+        from lenet.lessons.checks import TorchCheck
+        ui.show_check(TorchCheck("exact", 0.0))
+        ui.show_check(TorchCheck("rounding of large values", 0.01, scale=1e6))
+        ui.show_check(TorchCheck("wrong", 0.5))
     at = AppTest.from_function(draw).run()
     assert [s.value for s in at.success] == ["Checked: exact (largest difference 0).",
                                              "Checked: rounding of large values (largest difference 0.01)."]
