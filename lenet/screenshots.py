@@ -133,21 +133,22 @@ def _wait_healthy(url: str, server: subprocess.Popen, log: Path, timeout_s: floa
 
 
 @contextmanager
-def streamlit_server(runs_dir: str | Path | None = None, log_dir: str | Path | None = None) -> Iterator[str]:
-    """`streamlit run streamlit_app.py` on a free localhost port; yields its base URL, stops it on exit.
+def streamlit_server(runs_dir: str | Path | None = None, log_dir: str | Path | None = None,
+                     app: str | Path = ROOT / "streamlit_app.py") -> Iterator[str]:
+    """`streamlit run streamlit_app.py` (or another app) on a free localhost port; yields its base URL, stops it on exit.
 
     runs_dir replaces $LENET_RUNS_DIR for the app; the server's output goes to log_dir/streamlit.log.
     """
     port = free_port()
     command = [
-        sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
+        sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port),
         "--server.address", "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none",
         "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer",
     ]
     env = dict(os.environ, **({"LENET_RUNS_DIR": str(runs_dir)} if runs_dir else {}))
     log = Path(log_dir or tempfile.mkdtemp(prefix="lenet-streamlit-")) / "streamlit.log"
     with log.open("w") as out:  # a file, not a pipe that nobody reads and that could fill up
-        server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        server = subprocess.Popen(command, cwd=Path(app).parent, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(url, server, log)

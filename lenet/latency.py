@@ -1,0 +1,331 @@
+"""How fast LeNet Lab answers a click, against a trivial Streamlit page served on the same machine in the same run.
+
+    python -m lenet.latency                       # every page's main interaction, page loads, one session
+    python -m lenet.latency --sessions 10         # the same, and then 10 browser sessions at once
+    python -m lenet.latency --only Pooling Inspect --repeats 3
+
+Prints one JSON object. An interaction's time runs from the browser's input event (pointerdown or keydown)
+until Streamlit has finished the rerun and the page has stopped changing (the last DOM mutation before
+QUIET_MS of calm: figures redrawn, stale elements refreshed). Each is the median of `repeats` changes
+(up, down, up, ...), and its ratio is to the trivial page's widget of the same kind (a number input's
+step button, a slider's arrow key, a drop-down's option) in the same run. Page loads: a new tab until
+everything is drawn; cold is the server's first showing of that page, warm the next ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import tempfile
+import textwrap
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .environment import read_environment
+from .screenshots import CHROMIUM_ARGS, DRAWN, ROOT, streamlit_server
+
+QUIET_MS = 500  # no DOM change for this long: the page has settled
+TIMEOUT_S = 60
+RETRY_S = 5
+
+# Armed just before an input: the first pointerdown/keydown starts the clock; every DOM change moves `last`.
+ARM = """() => {
+  const s = window.__latency = {start: null, last: performance.now()};
+  const start = () => { if (s.start === null) { s.start = performance.now(); s.last = s.start; } };
+  document.addEventListener('pointerdown', start, {capture: true, once: true});
+  document.addEventListener('keydown', start, {capture: true, once: true});
+  s.observer = new MutationObserver(() => {
+    if (s.start === null) return;
+    s.last = performance.now();
+  });
+  s.observer.observe(document.body, {subtree: true, childList: true, attributes: true, characterData: true});
+}"""
+SETTLED = """([quiet, drawn]) => {
+  const s = window.__latency, app = document.querySelector('[data-testid=stApp]');
+  return s.start !== null && app.dataset.testScriptState === 'notRunning'
+    && performance.now() - s.last > quiet && drawn();
+}""".replace("drawn()", f"({DRAWN})()").replace("[quiet, drawn]", "quiet")
+ELAPSED = "() => { window.__latency.observer.disconnect(); return window.__latency.last - window.__latency.start; }"
+
+TRIVIAL_PAGE = '''
+import plotly.graph_objects as go
+import streamlit as st
+
+st.title("A trivial page")
+n = st.slider("slider", 1, 50, 10)
+k = st.number_input("number", 1, 50, 10)
+kind = st.selectbox("drop-down", ["a", "b", "c"])
+shown = st.multiselect("several", ["a", "b", "c"], ["a"])
+st.plotly_chart(go.Figure(go.Scatter(y=[(i * n * k + len(shown)) % 7 for i in range(20)], name=kind)))
+'''
+
+
+@dataclass(frozen=True)
+class Interaction:
+    """One widget change on one page: `kind` says how it is driven (number, slider, select, multiselect)."""
+
+    page: str  # URL path, e.g. "/Pooling"
+    name: str
+    kind: str
+    label: str  # the widget's label on the page
+    options: tuple[str, ...] = ()  # what to alternate: a drop-down's options, a multiselect's one option, a slider's keys
+    query: str = ""
+
+
+INTERACTIONS = [
+    Interaction("/Cross_correlation", "window position", "slider", "Window position"),
+    Interaction("/Padding_and_stride", "kernel height", "number", "Kernel height"),
+    Interaction("/Channels", "input channels", "number", "Input channels"),
+    Interaction("/Pooling", "window height", "number", "Window height"),
+    Interaction("/MLP_vs_CNN", "hidden units", "number", "Hidden units"),
+    Interaction("/Train", "channels of conv layer 1", "number", "channels"),
+    Interaction("/Inspect", "next test image", "number", "test image"),
+    Interaction("/Inspect", "add a layer kind to Show", "multiselect", "Show", ("activation",)),
+    Interaction("/Inspect", "timeline step", "slider", "Epoch", ("ArrowLeft", "ArrowRight")),  # starts at the end
+    Interaction("/Parameters", "switch model", "select", "Model"),
+    Interaction("/Receptive_fields", "row", "number", "row"),
+]
+TRIVIAL = {kind: Interaction("/", f"trivial {kind}", kind, label, options)
+           for kind, label, options in [("number", "number", ()), ("slider", "slider", ()),
+                                        ("select", "drop-down", ("b", "a")), ("multiselect", "several", ("b",))]}
+LOAD_PAGES = ["/", "/Cross_correlation", "/Padding_and_stride", "/Channels", "/Pooling", "/MLP_vs_CNN", "/Train",
+              "/Inspect", "/Parameters", "/Receptive_fields"]
+
+
+async def settle(page, timeout_s: float = TIMEOUT_S) -> None:
+    await page.wait_for_function(SETTLED, arg=QUIET_MS, timeout=timeout_s * 1000, polling=50)
+
+
+async def wait_drawn(page, timeout_s: float = TIMEOUT_S) -> None:
+    await page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(timeout=timeout_s * 1000)
+    await page.wait_for_function(f"({DRAWN})", timeout=timeout_s * 1000, polling=50)
+
+
+def _widget(page, interaction: Interaction):
+    testid = {"number": "stNumberInput", "slider": "stSlider", "select": "stSelectbox", "multiselect": "stMultiSelect"}
+    testid = testid[interaction.kind]
+    if interaction.kind == "slider" and interaction.label == "Epoch":
+        testid = "stSlider"  # st.select_slider draws the same widget
+    return page.locator(f'[data-testid="{testid}"]').filter(
+        has=page.get_by_text(interaction.label, exact=True)).first
+
+
+async def _open(page, interaction: Interaction, i: int) -> None:
+    """Open a drop-down before the clock starts: the time measured is the app's answer, not the browser's menu."""
+    widget = _widget(page, interaction)
+    if interaction.kind == "select" or (interaction.kind == "multiselect" and i % 2 == 0):
+        for attempt in range(3):
+            await widget.get_by_role("button", name="Open").click()
+            try:
+                await page.get_by_role("option").first.wait_for(timeout=RETRY_S * 1000)
+                return
+            except Exception:
+                await page.keyboard.press("Escape")
+        raise RuntimeError(f"{interaction.page}: the drop-down {interaction.label!r} did not open, three times")
+
+
+async def _change(page, interaction: Interaction, i: int) -> None:
+    """The i-th change of the widget: up on even i, back down on odd i (a drop-down alternates its options)."""
+    widget = _widget(page, interaction)
+    if interaction.kind == "number":
+        button = "stNumberInputStepUp" if i % 2 == 0 else "stNumberInputStepDown"
+        await widget.locator(f'[data-testid="{button}"]').click()
+    elif interaction.kind == "slider":
+        thumb = widget.get_by_role("slider").first
+        await thumb.focus()
+        keys = interaction.options or ("ArrowRight", "ArrowLeft")
+        await thumb.press(keys[i % 2])
+    elif interaction.kind == "select":
+        options = page.get_by_role("option")
+        if interaction.options:
+            await options.filter(has_text=interaction.options[i % 2]).first.click()
+        else:  # the next option, then back to the first
+            await options.nth(1 if i % 2 == 0 else 0).click()
+    elif interaction.kind == "multiselect":
+        option = interaction.options[0]
+        if i % 2 == 0:
+            await page.get_by_role("option", name=option, exact=True).click()
+        else:
+            await widget.get_by_role("button", name=f"Remove {option}").click()
+
+
+def count_frames(page) -> dict:
+    """A counter of the WebSocket messages the page receives from Streamlit's server (every rerun sends some)."""
+    frames = {"n": 0}
+
+    def on_socket(ws) -> None:
+        ws.on("framereceived", lambda _: frames.__setitem__("n", frames["n"] + 1))
+
+    page.on("websocket", on_socket)
+    return frames
+
+
+async def _answered(page, frames: dict, before: int, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while frames["n"] == before:
+        if time.monotonic() > deadline:
+            return False
+        await page.wait_for_timeout(20)
+    return True
+
+
+async def measure(page, frames: dict, interaction: Interaction, repeats: int) -> list[float]:
+    """Milliseconds of each of `repeats` changes of one widget, on a page already open and drawn.
+
+    A change the server does not answer within RETRY_S (a drop-down's option clicked while its menu was
+    still moving) is made again; only the change that was answered is timed.
+    """
+    times = []
+    for i in range(repeats):
+        for attempt in range(3):
+            await _open(page, interaction, i)
+            await page.evaluate(ARM)
+            before = frames["n"]
+            await _change(page, interaction, i)
+            if await _answered(page, frames, before, RETRY_S):
+                break
+            await page.keyboard.press("Escape")
+        else:
+            raise RuntimeError(f"{interaction.page}: changing {interaction.label!r} got no answer, three times")
+        await settle(page)
+        times.append(await page.evaluate(ELAPSED))
+        await page.keyboard.press("Escape")  # close a drop-down left open
+    return times
+
+
+async def new_tab(context):
+    """A new page of the context, its WebSocket messages counted (as page.frames)."""
+    page = await context.new_page()
+    page.frames_received = count_frames(page)
+    return page
+
+
+async def open_page(page, path: str, query: str = "") -> float:
+    """Open path in this tab and wait until it is drawn; returns the seconds it took."""
+    start = time.monotonic()
+    await page.goto(path + (f"?{query}" if query else ""))
+    await wait_drawn(page)
+    await page.wait_for_timeout(QUIET_MS)
+    return time.monotonic() - start
+
+
+def _summary(times: list[float], trivial: float | None) -> dict:
+    median = statistics.median(times)
+    return {"median_ms": round(median), "times_ms": [round(t) for t in times],
+            **({"ratio": round(median / trivial, 2)} if trivial else {})}
+
+
+async def one_session(browser, app_url: str, trivial_url: str, interactions: list[Interaction],
+                      load_pages: list[str], repeats: int) -> dict:
+    """Everything measured in one browser session: trivial widgets, each interaction, page loads."""
+    trivial_ctx = await browser.new_context(base_url=trivial_url, viewport={"width": 1280, "height": 800})
+    tpage = await new_tab(trivial_ctx)
+    await open_page(tpage, "/")
+    trivial = {kind: statistics.median(await measure(tpage, tpage.frames_received, t, repeats)) for kind, t in TRIVIAL.items()}
+    trivial_load = [await open_page(await trivial_ctx.new_page(), "/") for _ in range(repeats)]
+    await trivial_ctx.close()
+
+    ctx = await browser.new_context(base_url=app_url, viewport={"width": 1280, "height": 800})
+    cold = {path: await open_page(await ctx.new_page(), path) for path in load_pages}
+    warm = {path: [await open_page(await ctx.new_page(), path) for _ in range(max(1, repeats // 2))] for path in load_pages}
+    page = await new_tab(ctx)
+    results, current = {}, None
+    for interaction in interactions:
+        if interaction.page != current:
+            await open_page(page, interaction.page, interaction.query)
+            current = interaction.page
+        key = f"{interaction.page.strip('/')}: {interaction.name}"
+        results[key] = _summary(await measure(page, page.frames_received, interaction, repeats), trivial[interaction.kind])
+    await ctx.close()
+    load_trivial = statistics.median(trivial_load)
+    return {
+        "trivial_ms": {kind: round(ms) for kind, ms in trivial.items()},
+        "interactions": results,
+        "page_loads": {
+            "trivial_s": round(load_trivial, 2),
+            "cold_s": {p: round(s, 2) for p, s in cold.items()},
+            "warm_s": {p: round(statistics.median(s), 2) for p, s in warm.items()},
+            "warm_ratio": {p: round(statistics.median(s) / load_trivial, 2) for p, s in warm.items()},
+        },
+    }
+
+
+async def room(browser, app_url: str, interactions: list[Interaction], sessions: int, repeats: int) -> dict:
+    """`sessions` browser sessions doing the same interactions at once: median and worst of each."""
+    async def student(n: int) -> dict[str, list[float]]:
+        ctx = await browser.new_context(base_url=app_url, viewport={"width": 1280, "height": 800})
+        page, current, times = await new_tab(ctx), None, {}
+        for interaction in interactions:
+            if interaction.page != current:
+                await open_page(page, interaction.page, interaction.query)
+                current = interaction.page
+            times[f"{interaction.page.strip('/')}: {interaction.name}"] = await measure(page, page.frames_received, interaction, repeats)
+        await ctx.close()
+        return times
+
+    everyone = await asyncio.gather(*(student(n) for n in range(sessions)))
+    out = {}
+    for key in everyone[0]:
+        times = [t for one in everyone for t in one[key]]
+        out[key] = {"median_ms": round(statistics.median(times)), "worst_ms": round(max(times))}
+    return out
+
+
+def _folder(parent: str, name: str) -> Path:
+    (Path(parent) / name).mkdir(exist_ok=True)
+    return Path(parent) / name
+
+
+def write_trivial_app(folder: Path) -> Path:
+    app = folder / "trivial_app.py"
+    app.write_text(textwrap.dedent(TRIVIAL_PAGE))
+    return app
+
+
+async def run(args: argparse.Namespace) -> dict:
+    from playwright.async_api import async_playwright
+
+    interactions = [i for i in INTERACTIONS if not args.only or i.page.strip("/") in args.only]
+    load_pages = [p for p in LOAD_PAGES if not args.only or p.strip("/") in args.only or p == "/"]
+    runs_dir = args.runs_dir or os.environ.get("LENET_RUNS_DIR") or str(read_environment().runs_dir)
+    with tempfile.TemporaryDirectory(prefix="lenet-latency-") as tmp, \
+            streamlit_server(runs_dir, _folder(tmp, "app")) as app_url, \
+            streamlit_server(None, _folder(tmp, "trivial"), app=write_trivial_app(_folder(tmp, "trivial"))) as trivial_url:
+        async with async_playwright() as p:
+            browser = await p.chromium.launch(executable_path=read_environment().chromium, args=CHROMIUM_ARGS)
+            try:
+                result = {"load_average": [round(v, 2) for v in os.getloadavg()], "cpus": os.cpu_count(),
+                          "repeats": args.repeats, "runs_dir": runs_dir,
+                          **await one_session(browser, app_url, trivial_url, interactions, load_pages, args.repeats)}
+                if args.sessions > 1:
+                    room_interactions = [i for i in interactions if i.page not in ("/Train", "/Parameters")]
+                    result[f"sessions_{args.sessions}"] = await room(browser, app_url, room_interactions,
+                                                                    args.sessions, args.repeats)
+                result["load_average_end"] = [round(v, 2) for v in os.getloadavg()]
+            finally:
+                await browser.close()
+    return result
+
+
+def main(argv: list[str] | None = None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--repeats", type=int, default=5, help="changes of each widget (the median is reported)")
+    p.add_argument("--sessions", type=int, default=1, help="also measure this many browser sessions at once")
+    p.add_argument("--only", nargs="*", help="pages to measure, e.g. Pooling Inspect (default: all)")
+    p.add_argument("--runs-dir", help="the runs folder the app shows (default: $LENET_RUNS_DIR or the app's)")
+    p.add_argument("--out", help="also write the JSON here")
+    args = p.parse_args(argv)
+    result = asyncio.run(run(args))
+    text = json.dumps(result, indent=1)
+    print(text)
+    if args.out:
+        Path(args.out).write_text(text + "\n")
+    return result
+
+
+if __name__ == "__main__":
+    main()
