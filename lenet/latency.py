@@ -29,7 +29,7 @@ from .environment import read_environment
 from .screenshots import CHROMIUM_ARGS, DRAWN, ROOT, streamlit_server
 
 QUIET_MS = 500  # no DOM change for this long: the page has settled
-TIMEOUT_S = 60
+SETTLE_TIMEOUT_S = 60
 RETRY_S = 5
 
 # Armed just before an input: the first pointerdown/keydown starts the clock; every DOM change moves `last`.
@@ -74,6 +74,7 @@ class Interaction:
     label: str  # the widget's label on the page
     options: tuple[str, ...] = ()  # what to alternate: a drop-down's options, a multiselect's one option, a slider's keys
     query: str = ""
+    walk: str = "alternate"  # or "up": a number input stepped up every time, so every value is new
 
 
 INTERACTIONS = [
@@ -81,9 +82,9 @@ INTERACTIONS = [
     Interaction("/Padding_and_stride", "kernel height", "number", "Kernel height"),
     Interaction("/Channels", "input channels", "number", "Input channels"),
     Interaction("/Pooling", "window height", "number", "Window height"),
-    Interaction("/MLP_vs_CNN", "hidden units", "number", "Hidden units"),
-    Interaction("/Train", "channels of conv layer 1", "number", "channels"),
-    Interaction("/Inspect", "next test image", "number", "test image"),
+    Interaction("/MLP_vs_CNN", "hidden units", "number", "Hidden units", walk="up"),
+    Interaction("/Train", "channels of conv layer 1", "number", "channels", walk="up"),
+    Interaction("/Inspect", "next test image", "number", "test image", walk="up"),
     Interaction("/Inspect", "add a layer kind to Show", "multiselect", "Show", ("activation",)),
     Interaction("/Inspect", "timeline step", "slider", "Epoch", ("ArrowLeft", "ArrowRight")),  # starts at the end
     Interaction("/Parameters", "switch model", "select", "Model"),
@@ -96,11 +97,11 @@ LOAD_PAGES = ["/", "/Cross_correlation", "/Padding_and_stride", "/Channels", "/P
               "/Inspect", "/Parameters", "/Receptive_fields"]
 
 
-async def settle(page, timeout_s: float = TIMEOUT_S) -> None:
+async def settle(page, timeout_s: float = SETTLE_TIMEOUT_S) -> None:
     await page.wait_for_function(SETTLED, arg=QUIET_MS, timeout=timeout_s * 1000, polling=50)
 
 
-async def wait_drawn(page, timeout_s: float = TIMEOUT_S) -> None:
+async def wait_drawn(page, timeout_s: float = SETTLE_TIMEOUT_S) -> None:
     await page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(timeout=timeout_s * 1000)
     await page.wait_for_function(f"({DRAWN})", timeout=timeout_s * 1000, polling=50)
 
@@ -129,10 +130,10 @@ async def _open(page, interaction: Interaction, i: int) -> None:
 
 
 async def _change(page, interaction: Interaction, i: int) -> None:
-    """The i-th change of the widget: up on even i, back down on odd i (a drop-down alternates its options)."""
+    """The i-th change of the widget: up on even i, back down on odd i, unless it walks up; a drop-down alternates."""
     widget = _widget(page, interaction)
     if interaction.kind == "number":
-        button = "stNumberInputStepUp" if i % 2 == 0 else "stNumberInputStepDown"
+        button = "stNumberInputStepUp" if i % 2 == 0 or interaction.walk == "up" else "stNumberInputStepDown"
         await widget.locator(f'[data-testid="{button}"]').click()
     elif interaction.kind == "slider":
         thumb = widget.get_by_role("slider").first
@@ -154,14 +155,25 @@ async def _change(page, interaction: Interaction, i: int) -> None:
 
 
 def count_frames(page) -> dict:
-    """A counter of the WebSocket messages the page receives from Streamlit's server (every rerun sends some)."""
-    frames = {"n": 0}
+    """The WebSocket messages the page exchanges with Streamlit's server (every rerun sends some), timed."""
+    frames = {"n": 0, "sent": [], "received": []}
+
+    def received(_) -> None:
+        frames["n"] += 1
+        frames["received"].append(time.monotonic())
 
     def on_socket(ws) -> None:
-        ws.on("framereceived", lambda _: frames.__setitem__("n", frames["n"] + 1))
+        ws.on("framereceived", received)
+        ws.on("framesent", lambda _: frames["sent"].append(time.monotonic()))
 
     page.on("websocket", on_socket)
     return frames
+
+
+def server_ms(frames: dict, since: float) -> float:
+    """From the first message the browser sent after `since` to the last one the server sent back."""
+    sent = [t for t in frames["sent"] if t >= since]
+    return (frames["received"][-1] - sent[0]) * 1000 if sent and frames["received"][-1] > sent[0] else float("nan")
 
 
 async def _answered(page, frames: dict, before: int, timeout_s: float) -> bool:
@@ -179,12 +191,12 @@ async def measure(page, frames: dict, interaction: Interaction, repeats: int) ->
     A change the server does not answer within RETRY_S (a drop-down's option clicked while its menu was
     still moving) is made again; only the change that was answered is timed.
     """
-    times = []
+    times, servers = [], []
     for i in range(repeats):
         for attempt in range(3):
             await _open(page, interaction, i)
             await page.evaluate(ARM)
-            before = frames["n"]
+            before, since = frames["n"], time.monotonic()
             await _change(page, interaction, i)
             if await _answered(page, frames, before, RETRY_S):
                 break
@@ -193,7 +205,9 @@ async def measure(page, frames: dict, interaction: Interaction, repeats: int) ->
             raise RuntimeError(f"{interaction.page}: changing {interaction.label!r} got no answer, three times")
         await settle(page)
         times.append(await page.evaluate(ELAPSED))
+        servers.append(server_ms(frames, since))
         await page.keyboard.press("Escape")  # close a drop-down left open
+    frames["server_ms"] = servers
     return times
 
 
@@ -213,9 +227,10 @@ async def open_page(page, path: str, query: str = "") -> float:
     return time.monotonic() - start
 
 
-def _summary(times: list[float], trivial: float | None) -> dict:
+def _summary(times: list[float], trivial: float | None, server: list[float] = ()) -> dict:
     median = statistics.median(times)
     return {"median_ms": round(median), "times_ms": [round(t) for t in times],
+            **({"server_ms": round(statistics.median(server))} if server else {}),
             **({"ratio": round(median / trivial, 2)} if trivial else {})}
 
 
@@ -239,7 +254,8 @@ async def one_session(browser, app_url: str, trivial_url: str, interactions: lis
             await open_page(page, interaction.page, interaction.query)
             current = interaction.page
         key = f"{interaction.page.strip('/')}: {interaction.name}"
-        results[key] = _summary(await measure(page, page.frames_received, interaction, repeats), trivial[interaction.kind])
+        times = await measure(page, page.frames_received, interaction, repeats)
+        results[key] = _summary(times, trivial[interaction.kind], page.frames_received["server_ms"])
     await ctx.close()
     load_trivial = statistics.median(trivial_load)
     return {
@@ -291,7 +307,7 @@ async def run(args: argparse.Namespace) -> dict:
 
     interactions = [i for i in INTERACTIONS if not args.only or i.page.strip("/") in args.only]
     load_pages = [p for p in LOAD_PAGES if not args.only or p.strip("/") in args.only or p == "/"]
-    runs_dir = args.runs_dir or os.environ.get("LENET_RUNS_DIR") or str(read_environment().runs_dir)
+    runs_dir = args.runs_dir or str(read_environment().runs_dir)
     with tempfile.TemporaryDirectory(prefix="lenet-latency-") as tmp, \
             streamlit_server(runs_dir, _folder(tmp, "app")) as app_url, \
             streamlit_server(None, _folder(tmp, "trivial"), app=write_trivial_app(_folder(tmp, "trivial"))) as trivial_url:

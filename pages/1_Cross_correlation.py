@@ -50,7 +50,7 @@ if out_hw is not None:
     else:
         st.markdown(f"**Y[{cell[0]}, {cell[1]}]** = {lesson.window_arithmetic(X, K, cell)}")
     name = "convolve2d" if flip else "corr2d"
-    fig = sliding_window_figure(X, Y, cell, tuple(K.shape), K=kernel, title=f"Y = {name}(X, K), window {step} of {Y.numel()}",
+    fig = ui.figure(sliding_window_figure, X, Y, cell, tuple(K.shape), K=kernel, title=f"Y = {name}(X, K), window {step} of {Y.numel()}",
                                 kernel_title="K flipped" if flip else "kernel")
     ui.show_figure(fig, "convolution" if flip else "cross_correlation")
     st.markdown(f"Output Y = `{format_matrix(Y)}`")
@@ -65,10 +65,8 @@ st.markdown(
 )
 edges = edge_image()
 ui.show_figure(
-    matrix_grid_figure(
-        [[("image X (6×8)", edges, "gray"), ("corr2d(X, [1, -1])", corr2d(edges, EDGE_KERNEL)), ("corr2d(Xᵀ, [1, -1])", corr2d(edges.t(), EDGE_KERNEL))]],
-        "Edge detection with K = [1, -1]",
-    ),
+    ui.figure(matrix_grid_figure, [[("image X (6×8)", edges, "gray"), ("corr2d(X, [1, -1])", corr2d(edges, EDGE_KERNEL)), ("corr2d(Xᵀ, [1, -1])", corr2d(edges.t(), EDGE_KERNEL))]],
+        "Edge detection with K = [1, -1]",),
     "edge_detection",
 )
 ui.show_code(lesson.edge_code())
@@ -92,9 +90,9 @@ if lesson.diverged(losses):
     st.warning("The loss grew: the learning rate is too large, so every step overshoots. Try 0.03.")
 left, right = st.columns(2)
 with left:
-    ui.show_figure(lesson.loss_figure(losses), "learn_kernel_loss")
+    ui.show_figure(ui.figure(lesson.loss_figure, losses), "learn_kernel_loss")
 with right:
-    ui.show_figure(lesson.kernel_comparison_figure(learned, EDGE_KERNEL), "learned_kernel")
+    ui.show_figure(ui.figure(lesson.kernel_comparison_figure, learned, EDGE_KERNEL), "learned_kernel")
 ui.show_code(lesson.learn_kernel_code(lr, iterations))
 
 st.header("Convolution in mathematics: two dice")
@@ -108,5 +106,5 @@ distribution = lesson.dice_sum_distribution()
 left, right = st.columns([1, 3])
 left.metric(f"P(sum = {total})", f"{round(36 * float(distribution[total - 2]))}/36")
 right.markdown(lesson.dice_arithmetic(total))
-ui.show_figure(lesson.dice_figure(distribution, total), "dice_convolution")
+ui.show_figure(ui.figure(lesson.dice_figure, distribution, total), "dice_convolution")
 ui.show_code(lesson.dice_code(total))

@@ -82,7 +82,7 @@ if out_hw is not None:
     st.markdown(other_padding_convention(n, k, p, s, d, total))
     ui.show_check(torch_shape_check(n, k, p, s, d, out_hw, total=total))
     step = ui.step_slider("Window position", "step", out_hw[0] * out_hw[1], "Which window to show, row by row.")
-    ui.show_figure(padding_figure(n, k, p, s, d, step, total=total), "padding_and_stride")
+    ui.show_figure(ui.figure(padding_figure, n, k, p, s, d, step, total=total), "padding_and_stride")
     ui.show_code(conv_shape_code(n, k, p, s, d, total=total))
 
 st.header("On a real image")
@@ -96,4 +96,4 @@ output = ui.checked(apply_conv, image, example_kernel(kernel_name, k), p, s, d, 
 if output is not None:
     st.caption(caption)
     title = f"A {kernel_name} kernel {k[0]}×{k[1]}, {'total padding' if total else 'padding'} {p}, stride {s}, dilation {d}"
-    ui.show_figure(image_pair_figure(image, output, title, f"output {output.shape[0]}×{output.shape[1]}"), "padding_on_image")
+    ui.show_figure(ui.figure(image_pair_figure, image, output, title, f"output {output.shape[0]}×{output.shape[1]}"), "padding_on_image")

@@ -51,7 +51,7 @@ if out_hw is not None:
     st.header("The sum over input channels")
     with st.columns(4)[0]:
         o = ui.number("Output channel to explain", "o", 0, c_o - 1, 0, "Which output channel to build, channel by channel.")
-    figure = channels_figure(X, K, o, per_channel_correlations(X, K[o]), corr2d_multi_in(X, K[o]))
+    figure = ui.figure(channels_figure, X, K, o, per_channel_correlations(X, K[o]), corr2d_multi_in(X, K[o]))
     ui.show_figure(figure, "channels_sum")
     ui.show_check(torch_difference(X, K))
     ui.show_code(channels_code(c_i, c_o, n, k))
@@ -64,6 +64,6 @@ st.markdown(
 )
 K1 = one_by_one_kernel(c_i, c_o)
 Y1 = corr2d_1x1(X, K1)
-ui.show_figure(one_by_one_figure(X, K1, Y1), "one_by_one_convolution")
+ui.show_figure(ui.figure(one_by_one_figure, X, K1, Y1), "one_by_one_convolution")
 ui.show_check(matmul_difference(X, K1))
 ui.show_code(one_by_one_code(c_i, c_o, n))

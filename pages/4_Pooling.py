@@ -56,7 +56,8 @@ if out_hw is not None:
     right.metric("Output shape", f"{out_hw[0]} × {out_hw[1]}")
     cell = step_to_cell(step, out_hw)
     st.markdown(f"**Y[{cell[0]}, {cell[1]}]** = {pool_arithmetic(X, k, mode, p, s, cell)}")
-    figure = sliding_window_figure(
+    figure = ui.figure(
+        sliding_window_figure,
         X, Y, cell, k, p, s, title=f"{'Max' if mode == 'max' else 'Average'} pooling, window {step} of {Y.numel()}",
         padding_label="-∞" if mode == "max" else "0",
     )
@@ -83,5 +84,5 @@ if demo is not None:
     a, b = st.columns(2)
     a.metric("Conv outputs that changed", f"{len(demo.conv_changed)} of {demo.conv.numel()}")
     b.metric("Pooled outputs that changed", f"{len(demo.pooled_changed)} of {demo.pooled.numel()}")
-    ui.show_figure(shift_figure(demo, shift), "pooling_shift")
+    ui.show_figure(ui.figure(shift_figure, demo, shift), "pooling_shift")
     ui.show_code(shift_code(window, mode, stride, shift))

@@ -61,7 +61,7 @@ if table is not None:
         rf"\text{{dense: }} ({channels} \cdot {height} \cdot {width}) \cdot {hidden} + {hidden} = {dense:,}"
         rf"\qquad \text{{conv: }} {conv_channels} \cdot {channels} \cdot {kernel}^2 + {conv_channels} = {conv:,}"
     )
-    ui.show_figure(parameter_figure(table), "mlp_vs_cnn_parameters")
+    ui.show_figure(ui.figure(parameter_figure, table), "mlp_vs_cnn_parameters")
     st.dataframe(table, hide_index=True, column_config=ui.COUNT_COLUMNS, column_order=("layer", "parameters", "float32 memory"))
     ui.show_check(torch_parameter_check(table, height, width, channels, hidden, conv_channels, kernel))
     ui.show_code(parameter_count_code(height, width, channels, hidden, conv_channels, kernel))

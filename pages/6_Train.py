@@ -67,7 +67,7 @@ def live_training() -> None:
         job.stop()
     points = list(job.points)
     if points:
-        ui.show_figure(training_curves(points, epochs=job.settings.epochs, stopped=job.stopped), "training-curves")
+        ui.show_figure(ui.figure(training_curves, points, epochs=job.settings.epochs, stopped=job.stopped), "training-curves")
 
 
 jobs.live(active, live_training)

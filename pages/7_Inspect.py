@@ -62,20 +62,20 @@ with image_col:
         image, label = test.images[i], int(test.labels[i])
         st.image(image.numpy(), caption=f"test image {i}: {test.classes[label]}", width=224, clamp=True)
 with probs_col:
-    ui.show_figure(probability_bar(predict_proba(run.model, image)[0], test.classes, true_label=label), "probabilities")
+    ui.show_figure(ui.figure(probability_bar, predict_proba(run.model, image)[0], test.classes, true_label=label), "probabilities")
 
 st.subheader("Feature maps, layer by layer")
 kinds = {"conv": "convolution", "act": "activation", "pool": "pooling", "bn": "batch norm"}
 shown_kinds = ui.several("Show", "show", list(kinds), ["conv", "pool"], "Which layers' outputs to draw.", format_func=kinds.get)
 for name, fmap in feature_maps(run.model, image).items():
     if name.rstrip("0123456789") in shown_kinds:
-        ui.show_figure(image_grid(fmap, f"{name}: {' x '.join(map(str, fmap.shape))}"), f"feature-maps-{name}")
+        ui.show_figure(ui.figure(image_grid, fmap, f"{name}: {' x '.join(map(str, fmap.shape))}"), f"feature-maps-{name}")
 ui.show_code(feature_maps_code(run.config, run.source if run.trained else None, run.settings.dataset,
                                None if how == "upload" else i, BOX.get(run.settings.dataset, 28)))
 
 st.subheader("Learned filters")
 for name, weights in conv_filters(run.model).items():
-    ui.show_figure(filter_grid(weights, f"{name}: {' x '.join(map(str, weights.shape))}"), f"filters-{name}")
+    ui.show_figure(ui.figure(filter_grid, weights, f"{name}: {' x '.join(map(str, weights.shape))}"), f"filters-{name}")
 
 st.subheader("Training timeline")
 st.caption("The first layer's filters, and its feature maps of a few fixed test images, kept before training, "
@@ -85,9 +85,9 @@ timeline.timeline_player(run, test.classes)
 st.subheader("On the whole test set")
 evaluation = runs.evaluation_of(run)
 st.markdown(f"Test accuracy: **{evaluation.accuracy:.1%}** on {len(test):,} images.")
-ui.show_figure(confusion_matrix_figure(evaluation.confusion_matrix()), "confusion-matrix")
-ui.show_figure(per_class_accuracy_figure(evaluation.per_class_accuracy(), evaluation.accuracy), "per-class-accuracy")
+ui.show_figure(ui.figure(confusion_matrix_figure, evaluation.confusion_matrix()), "confusion-matrix")
+ui.show_figure(ui.figure(per_class_accuracy_figure, evaluation.per_class_accuracy(), evaluation.accuracy), "per-class-accuracy")
 mistakes = evaluation.most_confident_mistakes(16)
 if len(mistakes):
-    ui.show_figure(mistakes_gallery(test.images[mistakes["index"].tolist()], mistakes["true"], mistakes["predicted"],
+    ui.show_figure(ui.figure(mistakes_gallery, test.images[mistakes["index"].tolist()], mistakes["true"], mistakes["predicted"],
                                     mistakes["confidence"], test.classes), "mistakes")

@@ -31,12 +31,12 @@ with tree_col:
     st.metric("Parameters", f"{count_parameters(run.model):,}")
     st.code(lesson.tree_text(run.model, width=50), language="text", wrap_lines=True)
 with map_col:
-    ui.show_figure(lesson.parameter_treemap(lesson.module_tree(run.model)), "parameter-treemap")
+    ui.show_figure(ui.figure(lesson.parameter_treemap, lesson.module_tree(run.model)), "parameter-treemap")
 st.dataframe(lesson.parameter_table(run.model), hide_index=True, width="stretch", column_config={
     "count": st.column_config.NumberColumn(format="localized"),
     "share": st.column_config.ProgressColumn("share of all", format="percent", min_value=0.0, max_value=1.0),
     "mean": st.column_config.NumberColumn(format="%.4f"), "std": st.column_config.NumberColumn(format="%.4f")})
-ui.show_figure(lesson.histogram_grid(lesson.parameter_values(run.model), "The values of every parameter tensor"),
+ui.show_figure(ui.figure(lesson.histogram_grid, lesson.parameter_values(run.model), "The values of every parameter tensor"),
                "parameter-histograms")
 with st.expander("A block made of blocks (d2l's nested Sequential)", icon=":material/account_tree:"):
     nested = lesson.nested_blocks()
@@ -88,7 +88,7 @@ c.metric("With two separate layers", f"{demo.count_untied:,}", delta=f"{demo.cou
 st.markdown(f"`named_parameters()`: {', '.join(f'`{n}`' for n in demo.names)} (no `4.weight`: it is `2.weight`).")
 grads = {"from the first use": demo.grad_first, "from the second use": demo.grad_second,
          "their sum": demo.grad_first + demo.grad_second, "net[2].weight.grad": demo.grad}
-ui.show_figure(lesson.gradient_figure(grads, "The shared 8 x 8 weight's gradient is the sum of both uses'"), "shared-gradient")
+ui.show_figure(ui.figure(lesson.gradient_figure, grads, "The shared 8 x 8 weight's gradient is the sum of both uses'"), "shared-gradient")
 st.success(f"Largest difference between `.grad` and the sum of the two uses: {demo.largest_difference:.2g}.")
 ui.show_code(lesson.shared_code())
 

@@ -84,6 +84,6 @@ if fields is not None:
     )
     st.caption(caption + (", on a 2-pixel zero border" if size == 32 else ""))
     title = f"What {layer} unit ({row}, {col}) sees (the rest greyed out), its whole field outlined"
-    ui.show_figure(receptive_field_figure(pad_to(image, size), field, (out_h, out_w), title), "receptive_field")
+    ui.show_figure(ui.figure(receptive_field_figure, pad_to(image, size), field, (out_h, out_w), title), "receptive_field")
     ui.show_check(torch_field_check(config, field))
     ui.show_code(receptive_field_code(config, layer, (row, col)))

@@ -13,6 +13,8 @@ import pandas as pd
 import torch
 from PIL import Image
 
+from lenet.lessons.grids import window_boxes
+
 ROOT = Path(__file__).resolve().parent.parent
 HOME = str(ROOT / "streamlit_app.py")
 TRAIN, INSPECT, PARAMETERS = (str(ROOT / "pages" / name) for name in ("6_Train.py", "7_Inspect.py", "8_Parameters.py"))
@@ -34,12 +36,13 @@ def run_snippet(code: str) -> dict:
     return namespace
 
 
+
 def heatmaps(fig):
     return [t for t in fig.data if t.type == "heatmap"]
 
 
 def outlined_cells(fig, xref: str):
-    return sorted((round(s.y0 + 0.5), round(s.x0 + 0.5)) for s in fig.layout.shapes if s.xref == xref)
+    return sorted((round(y0 + 0.5), round(x0 + 0.5)) for x0, _, y0, _ in window_boxes(fig, xref))
 
 
 def zip_of(files: dict) -> bytes:

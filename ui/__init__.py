@@ -17,6 +17,7 @@ from streamlit.errors import StreamlitPageNotFoundError
 from lenet.environment import Environment, read_environment
 from lenet.lessons.checks import TorchCheck
 from ui import page_state
+from ui.figures import figure
 
 # Thousands separators for the count columns of layer_table and parameter_comparison.
 COUNT_COLUMNS = {
@@ -206,7 +207,7 @@ def slide_figure(fig: go.Figure, height: int = PRESENT_FIGURE_HEIGHT, font_scale
     scale(spec)
     own = layout.get("height") or PLOTLY_HEIGHT
     layout["height"] = max(own, min(round(own * font_scale), height))
-    return go.Figure(spec)
+    return go.Figure(spec, _validate=False)  # its properties were checked when it was built
 
 
 def show_code(code: str) -> None:

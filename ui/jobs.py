@@ -140,7 +140,7 @@ def scheme_trainings(trainings: InitTrainings) -> None:
             st.warning(f"Stopped with {len(trainings.runs)} of {len(trainings.schemes)} schemes trained: press the "
                        "button to train the others.")
         if trainings.runs:
-            ui.show_figure(init_training_figure(trainings.runs), "init-training")
+            ui.show_figure(ui.figure(init_training_figure, trainings.runs), "init-training")
             st.dataframe(init_summary(trainings.runs), hide_index=True)
         elif not trainings.running:
             st.info("Press the button to train the classic LeNet once from each scheme and overlay the curves. "

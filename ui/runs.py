@@ -57,7 +57,7 @@ def runs_manager() -> None:
         ok = chosen[~chosen["status"].str.startswith("broken")]
         if len(ok):
             histories = [(r.name, load_run(r.path).history) for r in ok.itertuples()]
-            ui.show_figure(overlay_runs(histories), "runs-compared")
+            ui.show_figure(ui.figure(overlay_runs, histories), "runs-compared")
         else:
             st.caption("Select runs in the table to compare their curves, rename, delete or download them.")
         if len(chosen) == 1:

@@ -119,5 +119,5 @@ def show(sweep: Sweep) -> None:
         "seconds": st.column_config.NumberColumn(format="%.1f")})
     results = sweep.results()
     if any(r["test_acc"] is not None for r in results):
-        ui.show_figure(accuracy_parameters_figure(results), "sweep-accuracy-parameters")
-        ui.show_figure(settings_parallel_figure(results), "sweep-parallel-coordinates")
+        ui.show_figure(ui.figure(accuracy_parameters_figure, results), "sweep-accuracy-parameters")
+        ui.show_figure(ui.figure(settings_parallel_figure, results), "sweep-parallel-coordinates")

@@ -50,13 +50,13 @@ def _view(timeline, history, classes, playing: bool) -> None:
                                          f"train accuracy so far {acc:.1%}, loss {timeline.train_loss[step]:.3f}."))
     curve_col, filters_col = st.columns(2, gap="large")
     with curve_col:
-        ui.show_figure(training_curves(history, title="Training, with the snapshot marked", marker=epoch),
+        ui.show_figure(ui.figure(training_curves, history, title="Training, with the snapshot marked", marker=epoch),
                        "timeline-curves")
     with filters_col:
-        ui.show_figure(filter_grid(timeline.filters[step], f"conv1 filters at epoch {epoch:.3g}"), "timeline-filters")
+        ui.show_figure(ui.figure(filter_grid, timeline.filters[step], f"conv1 filters at epoch {epoch:.3g}"), "timeline-filters")
     maps = timeline.maps[step]
     names = [f"{classes[label]}, channel {c}" for label in timeline.labels.tolist() for c in range(maps.shape[1])]
-    ui.show_figure(image_grid(maps.flatten(0, 1), f"conv1 feature maps at epoch {epoch:.3g}", names,
+    ui.show_figure(ui.figure(image_grid, maps.flatten(0, 1), f"conv1 feature maps at epoch {epoch:.3g}", names,
                               columns=maps.shape[1]), "timeline-feature-maps")
 
 

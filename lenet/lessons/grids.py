@@ -130,19 +130,28 @@ def grid_axes(fig: go.Figure, row: int, col: int, x_title: str = "column", y_tit
 
 
 def outline_boxes(fig: go.Figure, boxes: list[tuple[float, float, float, float]], row: int, col: int) -> None:
-    """Draw boxes (x0, x1, y0, y1) on one panel as the window: a dark line, one shape per box, over a white halo,
-    one line trace for them all. All shapes go in one update: add_shape copies every shape so far on each call."""
+    """Draw boxes (x0, x1, y0, y1) on one panel as the window: a dark line over a white halo, one line trace each.
+
+    Traces, not layout shapes: plotly revalidates every shape of a figure when one is added (80 ms a window)."""
     if not boxes:
         return
-    axes = fig.get_subplot(row, col)
     xs, ys = [], []
     for x0, x1, y0, y1 in boxes:
         xs += [x0, x1, x1, x0, x0, None]
         ys += [y0, y0, y1, y1, y0, None]
-    fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line=dict(color=WINDOW_HALO, width=7), name="window halo",
-                             showlegend=False, hoverinfo="skip"), row=row, col=col)
-    line = dict(type="rect", xref=axes.yaxis.anchor, yref=axes.xaxis.anchor, line=dict(color=WINDOW_COLOR, width=3))
-    fig.update_layout(shapes=[*fig.layout.shapes, *(line | dict(x0=x0, x1=x1, y0=y0, y1=y1) for x0, x1, y0, y1 in boxes)])
+    for name, color, width in (("window halo", WINDOW_HALO, 7), ("window", WINDOW_COLOR, 3)):
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line=dict(color=color, width=width), name=name,
+                                 showlegend=False, hoverinfo="skip"), row=row, col=col)
+
+
+def window_boxes(fig: go.Figure, xaxis: str = "x") -> list[tuple[float, float, float, float]]:
+    """The (x0, x1, y0, y1) boxes outline_boxes drew on the panel of `xaxis`."""
+    boxes = []
+    for trace in fig.data:
+        if trace.name == "window" and (trace.xaxis or "x") == xaxis:
+            xs, ys = list(trace.x), list(trace.y)
+            boxes += [(xs[i], xs[i + 1], ys[i], ys[i + 2]) for i in range(0, len(xs), 6)]
+    return boxes
 
 
 def outline_cells(fig: go.Figure, cells, row: int, col: int) -> None:

@@ -75,12 +75,13 @@ def test_the_window_hides_no_number_and_shows_on_light_and_dark_cells():
     """A dark line on a white halo, no fill: every value under it keeps its cell's colour (and its contrasting text)."""
     Y = corr2d(X3, K2)
     fig = sliding_window_figure(X3, Y, (1, 1), 2, K=K2)
-    shapes = fig.layout.shapes
-    assert shapes and all(s.fillcolor in (None, "rgba(0, 0, 0, 0)") and s.opacity in (None, 1) for s in shapes)
-    assert {s.line.color for s in shapes} == {WINDOW_COLOR} and min(s.line.width for s in shapes) >= 3
+    lines = [t for t in fig.data if t.name == "window"]
+    assert lines and all(t.fill in (None, "none") and t.opacity in (None, 1) and t.mode == "lines" for t in lines)
+    assert {t.line.color for t in lines} == {WINDOW_COLOR} and min(t.line.width for t in lines) >= 3
     halos = window_traces(fig)
     assert [t.xaxis for t in halos] == ["x", "x3"] and {t.line.color for t in halos} == {WINDOW_HALO}
-    assert min(t.line.width for t in halos) > max(s.line.width for s in shapes)
+    assert min(t.line.width for t in halos) > max(t.line.width for t in lines)
+    assert all(fig.data.index(h) < fig.data.index(t) for h, t in zip(halos, lines)), "the line is drawn over its halo"
     assert all(t.hoverinfo == "skip" and t.showlegend is False for t in halos)
     boxes = [(x, y) for x, y in zip(halos[0].x, halos[0].y) if x is not None]
     assert len(boxes) == 5 * 4 and {(min(x for x, _ in boxes), min(y for _, y in boxes))} == {(0.5, 0.5)}

@@ -7,7 +7,7 @@ from lenet import (
     LeNetConfig,
 )
 from lenet.core.receptive import unit_field
-from lenet.lessons.grids import WINDOW_COLOR
+from lenet.lessons.grids import window_boxes
 from lenet.lessons.images import IMAGE_CONVENTION, pattern_image
 from lenet.lessons.receptive_fields import pad_to, receptive_field_code, receptive_field_figure
 from helpers import heatmaps, outlined_cells, run_snippet
@@ -36,8 +36,8 @@ def test_receptive_field_figure_greys_exactly_the_unseen_pixels():
     fig = receptive_field_figure(pattern_image(), field, (10, 10), "t")
     image, unseen, units = heatmaps(fig)
     assert torch.equal(torch.tensor(unseen.z, dtype=torch.float32).isnan(), field.mask)
-    box = next(s for s in fig.layout.shapes if s.line.color == WINDOW_COLOR and s.xref == "x")
-    assert (box.y0 + 0.5, box.x0 + 0.5, box.y1 - 0.5, box.x1 - 0.5) == field.box == (-2, -2, 11, 11)
+    x0, x1, y0, y1 = window_boxes(fig, "x")[0]
+    assert (y0 + 0.5, x0 + 0.5, y1 - 0.5, x1 - 0.5) == field.box == (-2, -2, 11, 11)
     assert outlined_cells(fig, "x2") == [(0, 0)] and torch.tensor(units.z).shape == (10, 10)
     assert fig.layout.xaxis.range[0] == -2.5
 
