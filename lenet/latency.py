@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .environment import read_environment
-from .screenshots import CHROMIUM_ARGS, DRAWN, ROOT, streamlit_server
+from .screenshots import CHROMIUM_ARGS, DRAWN, streamlit_server
 
 QUIET_MS = 500  # no DOM change for this long: the page has settled
 SETTLE_TIMEOUT_S = 60
