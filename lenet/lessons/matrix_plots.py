@@ -14,7 +14,7 @@ from ..core.units import format_number
 from .as_matrix import ConvolutionMatrices, kernel_matrix
 from .grids import CELL_HEIGHT, finish, grid_axes, grid_height, matrix_grid_figure
 
-MAX_SHOWN = 36  # rows and columns of W drawn at most: cells large enough for their numbers, a light figure
+MAX_SHOWN = 30  # rows and columns of W drawn at most: numbers of 11 px and more on a slide, a light figure
 MAX_ENTRIES, MAX_WINDOWS = 16, 8  # rows and columns of im2col(X) drawn at most: its four panels share one line
 PLOT_WIDTH = 880  # pixels across a figure's panels on a wide page at 1280 pixels: W's cells are sized to fit it
 PALETTE = qualitative.Set3 + qualitative.Pastel1 + qualitative.Pastel2  # light colours, one per kernel weight, that keep black numbers legible
@@ -33,7 +33,10 @@ def _in_part(name: str, shape: tuple[int, int], rows: int, columns: int) -> str:
 
 def _with_note(fig: go.Figure, note: str) -> go.Figure:
     """Room above the panels for the title's second line, when it has one."""
-    return fig.update_layout(title_text=fig.layout.title.text + note, margin_t=110) if note else fig
+    if not note:
+        return fig
+    return fig.update_layout(title=dict(text=fig.layout.title.text + note, yref="container", y=1, yanchor="top",
+                                        pad_t=14), margin_t=110)
 
 
 def im2col_figure(m: ConvolutionMatrices) -> go.Figure:
