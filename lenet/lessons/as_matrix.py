@@ -155,7 +155,7 @@ def convolution_matrices(X: torch.Tensor, K: torch.Tensor) -> ConvolutionMatrice
     index = weight_positions(tuple(K.shape), tuple(X.shape[-2:]))
     W = weights_at(K, index)
     return ConvolutionMatrices(X, K, columns, product_rows, out_hw, index, W, im2col_check(X, K, product_rows),
-                    toeplitz_check(X, K, W), matrix_counts(index))
+                               toeplitz_check(X, K, W), matrix_counts(index))
 
 
 def _literal(values: torch.Tensor) -> str:

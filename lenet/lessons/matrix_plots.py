@@ -17,7 +17,8 @@ from .grids import CELL_HEIGHT, finish, grid_axes, grid_height, matrix_grid_figu
 MAX_SHOWN = 30  # rows and columns of W drawn at most: numbers of 11 px and more on a slide, a light figure
 MAX_ENTRIES, MAX_WINDOWS = 16, 8  # rows and columns of im2col(X) drawn at most: its four panels share one line
 PLOT_WIDTH = 880  # pixels across a figure's panels on a wide page at 1280 pixels: W's cells are sized to fit it
-PALETTE = qualitative.Set3 + qualitative.Pastel1 + qualitative.Pastel2  # light colours, one per kernel weight, that keep black numbers legible
+# Light colours, one per kernel weight (29, then they repeat), on which black numbers stay legible.
+PALETTE = qualitative.Set3 + qualitative.Pastel1 + qualitative.Pastel2
 ROW_LINE, CHANNEL_LINE = "#cbd5e1", "#334155"  # W's blocks: one image row (thin) and one channel (thick)
 
 
@@ -51,7 +52,8 @@ def im2col_figure(m: ConvolutionMatrices) -> go.Figure:
     ]
     if c_o == 1:
         panels.append((f"reshaped: Y ({m.out_hw[0]}×{m.out_hw[1]})", m.product.reshape(m.out_hw), "Greens"))
-    fig = matrix_grid_figure([panels], "im2col: a column per window, so the convolution is one matrix product, K @ im2col(X)")
+    title = "im2col: a column per window, so the convolution is one matrix product, K @ im2col(X)"
+    fig = matrix_grid_figure([panels], title)
     return _with_note(fig, _in_part("im2col(X)", (n, L), rows, columns))
 
 

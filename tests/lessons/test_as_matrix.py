@@ -32,7 +32,8 @@ def convolutions(draw):
     """X (c_i, h, w) and K (c_o, c_i, k_h, k_w) of small whole numbers, a padding and a stride that fit them."""
     c_i, c_o = draw(st.integers(1, 3)), draw(st.integers(1, 3))
     h, w = draw(st.integers(1, 6)), draw(st.integers(1, 6))
-    padding, stride = (draw(st.integers(0, 2)), draw(st.integers(0, 2))), (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    padding = (draw(st.integers(0, 2)), draw(st.integers(0, 2)))
+    stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
     k_h, k_w = draw(st.integers(1, h + 2 * padding[0])), draw(st.integers(1, w + 2 * padding[1]))
     seed = draw(st.integers(0, 2**16))
     generator = torch.Generator().manual_seed(seed)
@@ -143,7 +144,8 @@ def test_a_large_im2col_is_drawn_in_part_and_says_so():
     k_panel, columns_panel, product_panel = heatmaps(fig)
     assert torch.tensor(columns_panel.z).shape == (MAX_ENTRIES, MAX_WINDOWS) and MAX_ENTRIES < 36 and MAX_WINDOWS < 9
     assert torch.tensor(k_panel.z).shape == (2, MAX_ENTRIES) and torch.tensor(product_panel.z).shape == (2, MAX_WINDOWS)
-    assert f"36×9: the first {MAX_ENTRIES} of 36 rows and {MAX_WINDOWS} of 9 columns are drawn" in fig.layout.title.text
+    note = f"36×9: the first {MAX_ENTRIES} of 36 rows and {MAX_WINDOWS} of 9 columns are drawn"
+    assert note in fig.layout.title.text
 
 
 @pytest.mark.parametrize("X, K", [(X3, K2), example_channels(2, 2, 3, 2), example_channels(2, 4, 5, 1)])
