@@ -3,6 +3,7 @@
 import streamlit as st
 
 import ui
+from ui import as_matrix
 from lenet import EDGE_KERNEL, conv_output_shape, convolve2d, corr2d, edge_image, learn_kernel
 from lenet.lessons import cross_correlation as lesson
 from lenet.lessons.grids import format_matrix, matrix_grid_figure, parse_matrix, sliding_window_figure, step_to_cell
@@ -108,3 +109,6 @@ left.metric(f"P(sum = {total})", f"{round(36 * float(distribution[total - 2]))}/
 right.markdown(lesson.dice_arithmetic(total))
 ui.show_figure(ui.figure(lesson.dice_figure, distribution, total), "dice_convolution")
 ui.show_code(lesson.dice_code(total))
+
+if out_hw is not None:
+    as_matrix.show(X, kernel)

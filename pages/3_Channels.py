@@ -3,6 +3,7 @@
 import streamlit as st
 
 import ui
+from ui import as_matrix
 from lenet import conv_output_shape, conv_parameter_count, corr2d_1x1, corr2d_multi_in
 from lenet.lessons.channels import (
     channels_code,
@@ -67,3 +68,6 @@ Y1 = corr2d_1x1(X, K1)
 ui.show_figure(ui.figure(one_by_one_figure, X, K1, Y1), "one_by_one_convolution")
 ui.show_check(matmul_difference(X, K1))
 ui.show_code(one_by_one_code(c_i, c_o, n))
+
+if out_hw is not None:
+    as_matrix.show(X, K)
