@@ -23,12 +23,13 @@ def _counts(config: LeNetConfig, names: dict[str, str]) -> dict[str, int]:
 
 
 def parameter_counts() -> pd.DataFrame:
-    """One row per layer of the paper: its trainable parameters there, in the lenet5 preset, and in d2l's LeNet."""
+    """One row per layer of the paper, with its name in the lenet5 preset: its trainable parameters in d2l's
+    LeNet, in the paper and in the preset."""
     ours, d2l = _counts(LeNetConfig.lenet5(), LENET5_LAYERS), _counts(LeNetConfig.classic(), D2L_LAYERS)
-    rows = [{"layer": part, "here": LENET5_LAYERS[part], PAPER: PAPER_PARAMETERS[part], PRESET: ours[part],
-             D2L: d2l[part]} for part in PAPER_PARAMETERS]
-    rows.append({"layer": "total", "here": "", PAPER: sum(PAPER_PARAMETERS.values()), PRESET: sum(ours.values()),
-                 D2L: sum(d2l.values())})
+    rows = [{"layer": part, "layer here": LENET5_LAYERS[part], D2L: d2l[part], PAPER: PAPER_PARAMETERS[part],
+             PRESET: ours[part]} for part in PAPER_PARAMETERS]
+    rows.append({"layer": "total", "layer here": "", D2L: sum(d2l.values()), PAPER: sum(PAPER_PARAMETERS.values()),
+                 PRESET: sum(ours.values())})
     return pd.DataFrame(rows)
 
 

@@ -45,7 +45,8 @@ def test_every_layer_has_the_papers_parameters_and_shape():
     for name, layer in model.named_children():
         x = layer(x)
         shapes[name] = tuple(x.shape[1:])
-    assert shapes["pad"] == (1, 32, 32) and {name: shapes[name] for name in PAPER} == {n: s for n, (_, s) in PAPER.items()}
+    assert shapes["pad"] == (1, 32, 32)
+    assert {name: shapes[name] for name in PAPER} == {name: shape for name, (_, shape) in PAPER.items()}
     table = layer_table(config)
     assert list(table["layer"]) == list(shapes)
     assert list(table["output shape"]) == [" x ".join(map(str, s)) for s in shapes.values()]
@@ -179,7 +180,7 @@ def test_training_snippet_trains_like_the_engine():
 
 def test_the_lesson_counts_come_from_the_models():
     counts = parameter_counts().set_index("layer")
-    paper = {part: PAPER[counts.loc[part, "here"]][0] for part in ("C1", "S2", "C3", "S4", "C5", "F6")}
+    paper = {part: PAPER[counts.loc[part, "layer here"]][0] for part in ("C1", "S2", "C3", "S4", "C5", "F6")}
     assert counts["LeNet-5 (1998)"].drop(["output", "total"]).to_dict() == paper
     assert counts.loc["total", "this preset"] == count_parameters(build_lenet(LeNetConfig.lenet5()))
     assert counts.loc["total", "d2l's LeNet"] == count_parameters(build_lenet(LeNetConfig.classic()))
