@@ -8,9 +8,11 @@ import pandas as pd
 import torch
 from torch import nn
 
+from .core.lenet5 import PartialConv2d, ScaledTanh, Subsample
 from .data import Split, to_batch
 
-FEATURE_LAYERS = (nn.Conv2d, nn.BatchNorm2d, nn.Sigmoid, nn.ReLU, nn.Tanh, nn.AvgPool2d, nn.MaxPool2d)
+FEATURE_LAYERS = (nn.Conv2d, nn.BatchNorm2d, nn.Sigmoid, nn.ReLU, nn.Tanh, nn.AvgPool2d, nn.MaxPool2d,
+                  PartialConv2d, ScaledTanh, Subsample)
 PICK_HOWS = ("index", "class", "random", "mistake")
 
 
@@ -80,8 +82,11 @@ def feature_maps(model: nn.Module, image: torch.Tensor) -> dict[str, torch.Tenso
 
 
 def conv_filters(model: nn.Module) -> dict[str, torch.Tensor]:
-    """Every conv layer's weights (name -> c_o x c_i x k_h x k_w), detached, on the CPU."""
-    return {name: m.weight.detach().cpu().clone() for name, m in model.named_modules() if isinstance(m, nn.Conv2d)}
+    """Every conv layer's weights (name -> c_o x c_i x k_h x k_w), detached, on the CPU; a PartialConv2d's kernels
+    are zero between the maps it does not connect."""
+    weights = {name: m.dense_weight() if isinstance(m, PartialConv2d) else m.weight for name, m in model.named_modules()
+               if isinstance(m, (nn.Conv2d, PartialConv2d))}
+    return {name: w.detach().cpu().clone() for name, w in weights.items()}
 
 
 @dataclass(frozen=True)

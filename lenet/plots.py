@@ -20,6 +20,7 @@ CURVES = {  # column -> (legend, line style), like d2l's Animator
 COLORS = {"train_loss": "#1f77b4", "train_acc": "#c03cc0", "test_acc": "#2ca02c"}
 WIDE = 950  # the plotting width we design for: a wide Streamlit page on a 1280-pixel screen
 MAX_TILE = 200  # the widest a map is drawn, in screen pixels
+TICK_LABEL_WIDTH, TICK_LABEL_HEIGHT = 24, 14  # screen pixels a channel number needs along each axis
 TITLE_LINE = 16  # the height of a line of a map's name above it, in screen pixels
 CELL_TEXT = 14  # numbers written in cells and on bars: readable on a projected slide
 
@@ -161,13 +162,16 @@ def filter_grid(weights, title: str = "Filters") -> go.Figure:
         colorbar=dict(title="weight", thickness=12),
         hovertemplate="%{customdata}<br>weight %{z:.3f}<extra></extra>",
     ))
-    fig.update_xaxes(title="filter (output channel)", tickvals=[o * (kw + gap) + (kw - 1) / 2 for o in range(c_out)],
-                     ticktext=[str(o) for o in range(c_out)], ticks="", showgrid=False, zeroline=False,
+    pixel = min(40, WIDE / mosaic.shape[1])  # screen pixels per weight
+    # Label every channel while the labels fit (LeNet-5's conv3, 120 x 16 filters, gets every 4th and 2nd)
+    shown_out = range(0, c_out, math.ceil(TICK_LABEL_WIDTH / ((kw + gap) * pixel)))
+    shown_in = range(0, c_in, math.ceil(TICK_LABEL_HEIGHT / ((kh + gap) * pixel)))
+    fig.update_xaxes(title="filter (output channel)", tickvals=[o * (kw + gap) + (kw - 1) / 2 for o in shown_out],
+                     ticktext=[str(o) for o in shown_out], ticks="", showgrid=False, zeroline=False,
                      constrain="domain")
-    fig.update_yaxes(title="input channel", tickvals=[i * (kh + gap) + (kh - 1) / 2 for i in range(c_in)],
-                     ticktext=[str(i) for i in range(c_in)], ticks="", showgrid=False, zeroline=False,
+    fig.update_yaxes(title="input channel", tickvals=[i * (kh + gap) + (kh - 1) / 2 for i in shown_in],
+                     ticktext=[str(i) for i in shown_in], ticks="", showgrid=False, zeroline=False,
                      autorange="reversed", scaleanchor="x", constrain="domain")
-    pixel = min(40, WIDE / mosaic.shape[1])
     height = int(np.clip(mosaic.shape[0] * pixel + 150, 240, 760))
     fig.update_layout(title=title, height=height, plot_bgcolor="white", margin=dict(l=10, r=10, t=60, b=10))
     return fig

@@ -21,6 +21,7 @@ with model_col:
 with settings_col:
     settings = model_form.settings_editor()
 
+model_form.preset_notes()
 if config_error:
     st.error(f"This network cannot be built: {config_error}")
 else:

@@ -143,6 +143,13 @@ def test_filter_grid_places_each_kernel_in_its_column_and_row(model):
         filter_grid(weights[0])
 
 
+def test_a_wide_filter_mosaic_labels_every_few_channels():
+    fig = filter_grid(torch.randn(120, 16, 5, 5), "conv3")  # LeNet-5's C5
+    assert list(fig.layout.xaxis.ticktext) == [str(o) for o in range(0, 120, 4)]
+    assert list(fig.layout.xaxis.tickvals)[1] == 4 * 6 + 2  # filter 4's middle column
+    assert list(fig.layout.yaxis.ticktext) == [str(i) for i in range(0, 16, 2)]
+
+
 def test_confusion_matrix_figure_shows_the_counts(fake_evaluation):
     cm = fake_evaluation.confusion_matrix()
     fig = confusion_matrix_figure(cm)

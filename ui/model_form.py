@@ -6,15 +6,18 @@ import pandas as pd
 import streamlit as st
 
 from lenet import LeNetConfig, plan_layers
+from lenet.core.model import ACTIVATIONS, POOLS
 from lenet.data import available_datasets
 from lenet.environment import Limits
+from lenet.lessons.lenet5 import differences, fixed_parts, parameter_counts
 from lenet.lessons.training import Speed, measure_speed, softmax_before_loss_warning
 from lenet.training import TrainSettings, available_devices, preset
 
 import ui
 from ui import page_state
 
-PRESETS = {"classic": "Classic (d2l: sigmoid, average pooling)", "modern": "Modern (ReLU, max pooling, batch norm)"}
+PRESETS = {"classic": "Classic (d2l: sigmoid, average pooling)", "modern": "Modern (ReLU, max pooling, batch norm)",
+           "lenet5": "LeNet-5 (LeCun et al. 1998: scaled tanh, trainable subsampling)"}
 SUBSETS = [1000, 2000, 5000, 10000, 20000, 30000, 60000]  # 60000: the whole training set
 MAX_CONV_LAYERS = 3
 NEW_LAYER = {"c": 16, "k": 5, "p": 0, "s": 1}  # a conv layer ticked on that the preset does not have
@@ -79,8 +82,10 @@ def config_editor() -> tuple[LeNetConfig | None, str | None]:
                        _whole(cols[2], "padding", f"p{i}", 0, 5, defaults, help="Zeros added on each side."),
                        _whole(cols[3], "stride", f"s{i}", 1, 4, defaults, help="Step between kernel positions.")))
     cols = st.columns(3)
-    activation = _pick(cols[0], "activation", "activation", ["sigmoid", "relu", "tanh"], defaults)
-    pool = _pick(cols[1], "pooling", "pool", ["avg", "max", "none"], defaults, help="After the conv layers ticked below.")
+    activation = _pick(cols[0], "activation", "activation", list(ACTIVATIONS), defaults,
+                       help="scaled_tanh: LeNet-5's 1.7159 tanh(2x/3).")
+    pool = _pick(cols[1], "pooling", "pool", list(POOLS), defaults, help="After the conv layers ticked below. "
+                 "subsample: LeNet-5's average times a learned coefficient plus a learned bias, then the activation.")
     batch_norm = _tick(cols[2], "batch norm", "batch_norm", defaults, help="BatchNorm after every conv and dense layer.")
     cols = st.columns(3)
     pool_size = _whole(cols[0], "pool size", "pool_size", 1, 4, defaults, disabled=pool == "none")
@@ -102,6 +107,8 @@ def config_editor() -> tuple[LeNetConfig | None, str | None]:
     softmax_output = _tick(cols[1], "softmax at the end", "softmax_output", defaults,
                            help="A softmax after the output layer, before the cross-entropy loss.")
     config, _ = preset(preset_name)
+    if fixed_parts(config):
+        st.caption(fixed_parts(config))
     config = config.replace(
         conv_channels=[c for _, c, _, _, _ in layers], kernel_sizes=[k for _, _, k, _, _ in layers],
         paddings=[p for _, _, _, p, _ in layers], strides=[s for *_, s in layers], activation=activation,
@@ -155,6 +162,17 @@ def settings_editor() -> TrainSettings:
     return base.replace(dataset=dataset, subset=None if subset == SUBSETS[-1] else subset, epochs=epochs,
                         batch_size=int(batch_size), optimizer=optimizer, lr=float(lr), schedule=schedule, seed=seed,
                         device=device, snapshots=snapshots, nesterov=base.nesterov and optimizer == "sgd")
+
+
+def preset_notes() -> None:
+    """For the LeNet-5 preset: how it differs from d2l's LeNet and from the paper, and its parameters layer by layer."""
+    if st.session_state.get("preset") != "lenet5":
+        return
+    counts = parameter_counts()
+    with st.expander("LeNet-5 as LeCun et al. published it (1998), against d2l's LeNet", expanded=True):
+        st.table(differences())
+        st.dataframe(counts, hide_index=True, width="stretch", column_config={
+            name: st.column_config.NumberColumn(format="localized") for name in counts.columns[2:]})
 
 
 def format_layer_table(table: pd.DataFrame) -> pd.DataFrame:

@@ -14,15 +14,18 @@ import torch
 from torch import nn
 
 from .fields import check_field_types
+from .lenet5 import LENET5_TABLE, PartialConv2d, ScaledTanh, Subsample
 from .shapes import conv_output_shape, pool_output_shape
 from .units import human_bytes
 
-ACTIVATIONS = {"sigmoid": nn.Sigmoid, "relu": nn.ReLU, "tanh": nn.Tanh}
-POOLS = {"avg": nn.AvgPool2d, "max": nn.MaxPool2d, "none": None}
+ACTIVATIONS = {"sigmoid": nn.Sigmoid, "relu": nn.ReLU, "tanh": nn.Tanh, "scaled_tanh": ScaledTanh}
+POOLS = {"avg": nn.AvgPool2d, "max": nn.MaxPool2d, "subsample": Subsample, "none": None}
 # The memory one training may use unless told otherwise ($LENET_MAX_TRAINING_MB): a hosted app gets 0.7-2.7 GB.
 DEFAULT_MAX_TRAINING_BYTES = 2000 * 10**6
 
 FASHION_MNIST_MEAN, FASHION_MNIST_STD = 0.2860, 0.3530
+# LeNet-5's input scaling: background (black, 0) -> -0.1 and foreground (1) -> 1.175, so (x - mean) / std with these
+LENET5_MEAN, LENET5_STD = 0.1 / 1.275, 1 / 1.275
 
 
 @dataclass
@@ -47,6 +50,8 @@ class LeNetConfig:
     normalize_std: float = 1.0
     dense_inputs: int | None = None  # what the first dense layer expects (None: whatever flatten gives)
     softmax_output: bool = False  # a softmax after the last layer: the notes' second mistake
+    input_padding: int = 0  # background pixels added around each image inside the model (LeNet-5: 28 -> 32)
+    connection_table: bool = False  # conv2 joins 6 maps to 16 as LeNet-5's Table I says, not every map to every map
 
     def __post_init__(self) -> None:
         for name in ("conv_channels", "kernel_sizes", "paddings", "strides", "hidden_sizes"):
@@ -68,6 +73,16 @@ class LeNetConfig:
             batch_norm=True,
             normalize_mean=FASHION_MNIST_MEAN,
             normalize_std=FASHION_MNIST_STD,
+        )
+
+    @classmethod
+    def lenet5(cls) -> "LeNetConfig":
+        """LeNet-5 as LeCun et al. (1998) published it, with a linear output layer for the RBF units (60,850
+        parameters: C1 156, S2 12, C3 1,516, S4 32, C5 48,120, F6 10,164, output 850)."""
+        return cls(
+            conv_channels=(6, 16, 120), kernel_sizes=(5, 5, 5), paddings=(0, 0, 0), strides=(1, 1, 1),
+            activation="scaled_tanh", pool="subsample", pool_after=(True, True, False), hidden_sizes=(84,),
+            normalize_mean=LENET5_MEAN, normalize_std=LENET5_STD, input_padding=2, connection_table=True,
         )
 
     def to_dict(self) -> dict:
@@ -133,6 +148,10 @@ def _check_config(config: LeNetConfig) -> None:
                          f"{config.normalize_std}).")
     if config.normalize_std <= 0:
         raise ValueError(f"normalize_std must be positive (got {config.normalize_std}).")
+    if config.input_padding < 0:
+        raise ValueError(f"input_padding cannot be negative (got {config.input_padding}).")
+    if config.connection_table and n_conv < 2:
+        raise ValueError("connection_table sets conv2's connections, but there is only one conv layer.")
     if config.dense_inputs is not None and config.dense_inputs < 1:
         raise ValueError(f"dense_inputs must be at least 1, or None to use what flatten gives (got {config.dense_inputs}).")
 
@@ -157,6 +176,21 @@ def _flatten_mismatch(config: LeNetConfig, shape: tuple[int, int, int]) -> str:
     return message + f". Pool after {after} again, or make {dense} take {n} inputs."
 
 
+def _conv_spec(config: LeNetConfig, i: int, c: int, c_out: int, k: int, s: int, p: int,
+               out_hw: tuple[int, int]) -> LayerSpec:
+    """conv{i}: a full nn.Conv2d, or for conv2 with connection_table one whose output maps see only Table I's."""
+    shape = (c_out, *out_hw)
+    if not (config.connection_table and i == 2):
+        conv = partial(nn.Conv2d, c, c_out, k, s, p)
+        return LayerSpec(f"conv{i}", conv, shape, c_out * c * k * k + c_out, math.prod(shape) * c * k * k)
+    if (c, c_out) != (6, len(LENET5_TABLE)):
+        raise ValueError(f"LeNet-5's connection table joins 6 maps to {len(LENET5_TABLE)}, but conv2 takes {c} "
+                         f"and gives {c_out}: give conv1 6 channels and conv2 {len(LENET5_TABLE)}.")
+    connections = sum(map(len, LENET5_TABLE))
+    conv = partial(PartialConv2d, LENET5_TABLE, c, k, s, p)
+    return LayerSpec(f"conv{i}", conv, shape, connections * k * k + c_out, math.prod(out_hw) * connections * k * k)
+
+
 def plan_layers(config: LeNetConfig, batch_size: int | None = 1,
                 max_training_bytes: int = DEFAULT_MAX_TRAINING_BYTES) -> list[LayerSpec]:
     """Every layer with its output shape and cost, worked out without building a tensor.
@@ -167,6 +201,11 @@ def plan_layers(config: LeNetConfig, batch_size: int | None = 1,
     _check_config(config)
     c, h, w = config.in_channels, config.image_size, config.image_size
     layers = [LayerSpec("normalize", partial(Normalize, config.normalize_mean, config.normalize_std), (c, h, w))]
+    if config.input_padding:  # after normalising, so the border gets what a black pixel becomes
+        p = config.input_padding
+        h, w = h + 2 * p, w + 2 * p
+        black = -config.normalize_mean / config.normalize_std
+        layers.append(LayerSpec("pad", partial(nn.ConstantPad2d, p, black), (c, h, w)))
     act = ACTIVATIONS[config.activation]
     pool = POOLS[config.pool]
     pool_after = config.pool_after or (True,) * len(config.conv_channels)
@@ -177,8 +216,7 @@ def plan_layers(config: LeNetConfig, batch_size: int | None = 1,
             h, w = conv_output_shape((h, w), k, p, s)
         except ValueError as e:
             raise ValueError(f"conv{i} gets a {c}x{h}x{w} input: {e}") from None
-        conv = partial(nn.Conv2d, c, c_out, k, s, p)
-        layers.append(LayerSpec(f"conv{i}", conv, (c_out, h, w), c_out * c * k * k + c_out, c_out * h * w * c * k * k))
+        layers.append(_conv_spec(config, i, c, c_out, k, s, p, (h, w)))
         c = c_out
         if config.batch_norm:
             layers.append(LayerSpec(f"bn{i}", partial(nn.BatchNorm2d, c), (c, h, w), 2 * c))
@@ -188,7 +226,11 @@ def plan_layers(config: LeNetConfig, batch_size: int | None = 1,
                 h, w = pool_output_shape((h, w), config.pool_size, 0, config.pool_stride)
             except ValueError as e:
                 raise ValueError(f"pool{i} gets a {c}x{h}x{w} input: {e}") from None
-            layers.append(LayerSpec(f"pool{i}", partial(pool, config.pool_size, config.pool_stride), (c, h, w)))
+            if pool is Subsample:  # a coefficient and a bias per channel
+                make, parameters = partial(pool, c, config.pool_size, config.pool_stride, act), 2 * c
+            else:
+                make, parameters = partial(pool, config.pool_size, config.pool_stride), 0
+            layers.append(LayerSpec(f"pool{i}", make, (c, h, w), parameters))
     n = c * h * w
     if config.dense_inputs not in (None, n):
         raise ValueError(_flatten_mismatch(config, (c, h, w)))
@@ -266,11 +308,11 @@ INIT_SCHEMES = ("default", "normal", "xavier", "constant")
 
 def init_weights(model: nn.Module, scheme: str = "xavier", constant: float = 1.0) -> nn.Module:
     """Re-initialise every conv and linear layer: PyTorch's default, normal(0, 0.01) with zero bias,
-    Xavier uniform (d2l's choice for LeNet), or a constant."""
+    Xavier uniform (d2l's choice for LeNet), or a constant. A PartialConv2d's connections count as its kernels."""
     if scheme not in INIT_SCHEMES:
         raise ValueError(f"scheme must be one of {INIT_SCHEMES}, not {scheme!r}.")
     for m in model.modules():
-        if not isinstance(m, (nn.Conv2d, nn.Linear)):
+        if not isinstance(m, (nn.Conv2d, nn.Linear, PartialConv2d)):
             continue
         if scheme == "default":
             m.reset_parameters()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -10,6 +11,7 @@ from datetime import datetime
 import torch
 from torch import nn
 
+from ..core.lenet5 import PartialConv2d, ScaledTanh, Subsample
 from ..core.model import LeNetConfig, build_lenet, plan_layers
 from ..training.devices import pick_device, synchronize
 from ..training.settings import TrainSettings, preset
@@ -50,18 +52,28 @@ def _module_code(module: nn.Module) -> str:
         return f"nn.{type(module).__name__}({module.num_features})"
     if isinstance(module, nn.Flatten):
         return "nn.Flatten()"
+    if isinstance(module, PartialConv2d):  # LeNet-5's C3
+        return (f"PartialConv2d(LENET5_TABLE, {module.in_channels}, kernel_size={module.kernel_size}, "
+                f"stride={module.stride}, padding={module.padding})")
+    if isinstance(module, Subsample):
+        return (f"Subsample({module.channels}, kernel_size={module.kernel_size}, stride={module.stride}, "
+                f"activation={_module_code(module.activation).removesuffix('()')})")
+    if isinstance(module, ScaledTanh):
+        return "ScaledTanh()"
     return f"nn.{module!r}"  # Sigmoid(), ReLU(), Tanh(), Softmax(dim=1)
 
 
 def model_code(config: LeNetConfig) -> str:
     """The config as an nn.Sequential with build_lenet's layer names, so a run's model.pt loads into it.
 
-    Its normalisation is left to to_input (input_code): it holds no weights.
+    Its normalisation is left to to_input (input_code): it holds no weights. LeNet-5's own layers come from lenet.
     """
     with torch.device("meta"):  # the layers' shapes only: no memory, no draw from torch's random numbers
         layers = [(spec.name, _module_code(spec.make())) for spec in plan_layers(config, batch_size=None)]
     body = "\n".join(f'    ("{name}", {code}),' for name, code in layers if name != "normalize")
-    return f"model = nn.Sequential(OrderedDict([\n{body}\n]))\n"
+    names = [name for name in LENET5_NAMES if re.search(rf"\b{name}\b", body)]
+    imports = f"from lenet.core.lenet5 import {', '.join(names)}  # LeNet-5's own layers\n" if names else ""
+    return f"{imports}model = nn.Sequential(OrderedDict([\n{body}\n]))\n"
 
 
 def input_code(config: LeNetConfig) -> str:
@@ -76,6 +88,7 @@ def to_input(images):
 '''
 
 
+LENET5_NAMES = ("LENET5_TABLE", "PartialConv2d", "ScaledTanh", "Subsample")
 INIT_CODE = {
     "default": "m.reset_parameters()  # PyTorch's own initialisation, drawn again",
     "normal": "nn.init.normal_(m.weight, mean=0.0, std=0.01)\n        nn.init.zeros_(m.bias)",
@@ -123,7 +136,7 @@ test_images, test_labels = test.images.to(device), test.labels.to(device)
 {input_code(config)}
 torch.manual_seed({settings.seed})  # the same starting weights as the Train page's run
 {model_code(config)}for m in model.modules():
-    if isinstance(m, (nn.Conv2d, nn.Linear)):
+    if isinstance(m, (nn.Conv2d, nn.Linear{", PartialConv2d" if config.connection_table else ""})):
         {INIT_CODE[settings.init]}
 model = model.to(device)
 

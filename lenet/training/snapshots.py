@@ -76,7 +76,8 @@ class Timeline:
         """Keep the model's first-layer filters and feature maps now (model: as built by build_lenet)."""
         conv = getattr(model, LAYER)
         x = to_batch(self.images).to(conv.weight.device)
-        maps = conv(model.normalize(x))[:, :MAX_MAP_CHANNELS]
+        upto = list(dict(model.named_children())).index(LAYER) + 1  # normalize, and LeNet-5's pad, come first
+        maps = model[:upto](x)[:, :MAX_MAP_CHANNELS]
         self.filters.append(conv.weight.detach().to("cpu", torch.float16).contiguous())
         self.maps.append(maps.to("cpu", torch.float16).contiguous())
         self.epochs.append(float(epoch))
