@@ -35,14 +35,14 @@ def stuck_help(job: TrainingJob) -> None:
     the training is stuck or diverged."""
     before = st.session_state.get(BEFORE)
     if before is not None and before["job"] is not job and job.points:
-        ui.show_figure(before_after_figure(list(before["job"].points), list(job.points),
-                                           job.config.num_classes, ("before", f"after ({before['changes']})")),
+        ui.show_figure(before_after_figure(list(before["job"].points), list(job.points), job.config.num_classes,
+                                           title=f"Before and after the fix: {before['changes']}"),
                        "before-after-the-fix")
     if not detect(list(job.points), job.config.num_classes).fired:
         return
     diagnosis = diagnose(job.config, job.settings, list(job.points), _probe(job))
     st.warning("\n\n".join(diagnosis.reasons) + "\n\n**The fix:**\n" + "\n".join(
-        f"- `{c.field}` {c.before!r} → {c.after!r}: {c.why}" for c in diagnosis.changes), icon=":material/warning:")
+        f"- `{c.field}` {c.before} → {c.after}: {c.why}" for c in diagnosis.changes), icon=":material/warning:")
     stats = _probe(job)
     if stats is not None:
         st.caption(f"This run's first {PROBE_BATCHES} batches of {PROBE_BATCH_SIZE} images, layer by layer, before any "
@@ -84,12 +84,13 @@ def _fix_button(job: TrainingJob, diagnosis: Diagnosis) -> None:
         st.success("The fix is set above: press **Train** to train with it"
                    + (" once this training is stopped or finished" if job.active else "")
                    + "; both runs' curves then show here together.", icon=":material/check:")
-    elif st.button("Apply the fix", type="primary", icon=":material/build:", key="apply_fix", on_click=_apply,
-                   args=(job, diagnosis), help="Sets the model and training settings above to the fix."):
-        st.rerun(scope="app")  # the button sits in the live view's fragment: redraw the widgets above too
+    else:
+        st.button("Apply the fix", type="primary", icon=":material/build:", key="apply_fix", on_click=_apply,
+                  args=(job, diagnosis), help="Sets the model and training settings above to the fix.")
 
 
 def _apply(job: TrainingJob, diagnosis: Diagnosis) -> None:
     changes = [c for c in diagnosis.changes if c.field in WIDGETS]
     page_state.remember({WIDGETS[c.field]: c.after for c in changes})
     st.session_state[BEFORE] = {"job": job, "changes": ", ".join(f"{c.field} {c.after}" for c in changes)}
+    st.rerun(scope="app")  # the button sits in the live view's fragment: redraw the widgets above too

@@ -13,7 +13,7 @@ RUN_COLORS = ("#d62728", "#2ca02c")  # the stuck run red, the fixed run green
 CHANCE_LINE = dict(color="#6b7280", width=1.5, dash="dot")
 
 
-def before_after_figure(before, after, num_classes: int = 10, names: tuple[str, str] = ("stuck run", "with the fix"),
+def before_after_figure(before, after, num_classes: int = 10, names: tuple[str, str] = ("before", "after"),
                         title: str = "Before and after the fix") -> go.Figure:
     """Training loss above and accuracy below for two runs (their progress points or histories), chance marked."""
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.1)
@@ -26,12 +26,12 @@ def before_after_figure(before, after, num_classes: int = 10, names: tuple[str, 
         loss = frame[["epoch", "train_loss"]].replace([math.inf, -math.inf], math.nan).dropna()
         if len(loss):  # a diverged run's huge losses would flatten the rest: the axis stops at 4 x ln C
             top = max(top, min(float(loss["train_loss"].max()), 4 * math.log(num_classes)))
-        fig.add_trace(go.Scatter(x=loss["epoch"], y=loss["train_loss"], name=f"{name}: train loss", mode="lines",
+        fig.add_trace(go.Scatter(x=loss["epoch"], y=loss["train_loss"], name=f"{name} · train loss", mode="lines",
                                  line=dict(color=color, width=2), legendgroup=name,
                                  hovertemplate=f"{name}<br>epoch %{{x:.2f}}: loss %{{y:.3f}}<extra></extra>"), row=1, col=1)
         for column, label, dash in (("train_acc", "train acc", "dash"), ("test_acc", "test acc", "solid")):
             acc = frame[["epoch", column]].dropna()
-            fig.add_trace(go.Scatter(x=acc["epoch"], y=acc[column], name=f"{name}: {label}", legendgroup=name,
+            fig.add_trace(go.Scatter(x=acc["epoch"], y=acc[column], name=f"{name} · {label}", legendgroup=name,
                                      mode="lines+markers" if column == "test_acc" else "lines",
                                      line=dict(color=color, width=2, dash=dash),
                                      hovertemplate=f"{name}<br>epoch %{{x:.2f}}: {label} %{{y:.3f}}<extra></extra>"),

@@ -26,7 +26,10 @@ SATURATING = {"Sigmoid": (0.0, 1.0), "Tanh": (-1.0, 1.0)}  # activations that fl
 SATURATED_MARGIN = 0.05  # an output within 5% of its range from a bound is saturated: its slope is nearly 0
 FEW_STEPS = 50  # an epoch of fewer weight updates than this is short for a network that starts at chance
 PROBE_BATCHES, PROBE_BATCH_SIZE = 4, 64  # the probe's handful of batches: a tenth of a second on one CPU core
-GOOD_LR = {"sgd": (0.03, 0.3, 0.1), "adam": (1e-4, 3e-3, 1e-3)}  # (lowest, highest, what we set) for ReLU LeNets
+# (lowest, highest, what the fix sets): each end lifted the classic LeNet with ReLU and Xavier off chance in 2 epochs
+# of 2,000 images in batches of 64, seeds 0-2 (SGD 0.03: 0.38-0.53 test accuracy); SGD 0.01 stayed at chance, and so
+# did 0.9 in 2 of 3 seeds of 1 epoch on 1,000 images
+GOOD_LR = {"sgd": (0.03, 0.3, 0.1), "adam": (1e-4, 3e-3, 1e-3)}
 
 
 @dataclass(frozen=True)
@@ -90,12 +93,16 @@ def _saturated(output: torch.Tensor, bounds: tuple[float, float]) -> float:
 def probe(model: nn.Sequential, images: torch.Tensor, labels: torch.Tensor, batches: int = PROBE_BATCHES,
           batch_size: int = PROBE_BATCH_SIZE) -> pd.DataFrame:
     """Run the first batches forward and backward (no step); per layer, averaged over the batches: its output's
-    mean, std and fraction saturated (sigmoid, tanh), and the norms of its parameters' gradient and values."""
+    mean, std and fraction saturated (sigmoid, tanh), and the norms of its parameters' gradient and values.
+
+    The model's gradients are left as they were; batch norm's running statistics move, as in training."""
     if not isinstance(model, nn.Sequential):
         raise ValueError(f"The probe needs an nn.Sequential such as build_lenet's, not a {type(model).__name__}.")
+    if len(labels) == 0 or batches < 1 or batch_size < 1:
+        raise ValueError("The probe needs at least one batch of at least one image.")
     layers = dict(model.named_children())
     outputs = {name: [] for name in layers}
-    grads = {name: [] for name in layers if any(True for _ in layers[name].parameters())}
+    grads = {name: [] for name, layer in layers.items() if list(layer.parameters())}
     squares: dict[str, list[torch.Tensor]] = {}
     hooks = []
     for name, layer in layers.items():
@@ -232,22 +239,23 @@ def _probe_reasons(config: LeNetConfig, settings: TrainSettings, stats: pd.DataF
             reasons.append(f"{worst.saturated:.0%} of {worst.layer}'s outputs are saturated (within "
                            f"{SATURATED_MARGIN:.0%} of {bounds[0]:g} or {bounds[1]:g}), where its slope is nearly 0.")
         last_act = acts.iloc[-1]
-        if last_act["std"] < 0.1 * (bounds[1] - bounds[0]):
-            reasons.append(f"{last_act.layer}'s {config.activation} outputs sit at {last_act['mean']:.2f} ± "
-                           f"{last_act['std']:.2f}: the output layer sees nearly the same numbers for every image. "
-                           f"{config.activation.capitalize()}'s slope is at most "
-                           f"{0.25 if config.activation == 'sigmoid' else 1:g}, so each layer shrinks the gradient.")
+        if config.activation == "sigmoid" and last_act["std"] < 0.1:
+            reasons.append(f"{last_act.layer}'s sigmoid outputs sit at {last_act['mean']:.2f} ± {last_act['std']:.2f}, "
+                           "near the middle, where the sigmoid's slope is largest: 0.25. Even there, each sigmoid "
+                           "passes back at most a quarter of the gradient it gets.")
     return reasons
 
 
 INIT_WHY = {
-    "default": "PyTorch's default draws weights of about 1/sqrt(3 x fan-in), which shrinks the signal layer by layer",
+    "default": "PyTorch's default draws weights with standard deviation 1/sqrt(3 x fan-in), which shrinks the signal "
+               "layer by layer",
     "normal": "normal(0, 0.01) weights are far too small: the signal dies out within a layer or two",
     "constant": "constant weights make every unit of a layer compute the same thing, and they stay the same",
 }
 
 
 def _stuck_fix(config: LeNetConfig, settings: TrainSettings, steps: int) -> list[Change]:
+    """Changes for a run stuck at chance: ReLU, Xavier, a learning rate that moves a ReLU LeNet, more steps."""
     changes = []
     if config.activation in ("sigmoid", "tanh"):
         changes.append(Change("activation", config.activation, "relu", "ReLU passes the gradient back unshrunk "
@@ -257,11 +265,12 @@ def _stuck_fix(config: LeNetConfig, settings: TrainSettings, steps: int) -> list
                               "layer's weights to its fan-in and fan-out, so activations and gradients keep their size."))
     low, high, good = GOOD_LR[settings.optimizer]
     if not low <= settings.lr <= high:
-        changes.append(Change("lr", settings.lr, good, f"{settings.optimizer.upper()} on a ReLU LeNet trains well between "
-                              f"{low:g} and {high:g}; {settings.lr:g} is too {'small' if settings.lr < low else 'large'}."))
+        changes.append(Change("lr", settings.lr, good, f"In 64 steps of 64 images, {settings.optimizer.upper()} lifted "
+                              f"a ReLU LeNet off chance with learning rates from {low:g} to {high:g}; {settings.lr:g} is "
+                              f"too {'small' if settings.lr < low else 'large'}."))
     if steps < FEW_STEPS and settings.batch_size > 64:
         changes.append(Change("batch_size", settings.batch_size, 64, f"{steps} weight updates an epoch are few: "
-                              f"batches of 64 give {math.ceil(steps * settings.batch_size / 64)}."))
+                              f"batches of 64 give {math.ceil((settings.subset or FULL_TRAINING_SET) / 64)}."))
     if not changes and settings.optimizer == "sgd":
         changes.append(Change("optimizer", "sgd", "adam", "Adam scales each step to the gradient's own size, so small "
                               "gradients still move the weights."))
@@ -272,5 +281,6 @@ def _stuck_fix(config: LeNetConfig, settings: TrainSettings, steps: int) -> list
 
 
 def _lr_fix(settings: TrainSettings) -> list[Change]:
+    """The change for a diverged run: a tenth of its learning rate."""
     lr = float(f"{settings.lr / 10:.1g}")
     return [Change("lr", settings.lr, lr, f"A training that diverges needs smaller steps: a tenth of {settings.lr:g}.")]

@@ -37,7 +37,7 @@ def test_a_stuck_run_gets_the_warning_and_the_button_sets_the_fix():
     at = stuck_page()
     stuck = train(at)
     assert warnings(at), [w.value for w in at.warning]
-    assert "`activation` 'sigmoid' → 'relu'" in warnings(at)[0] and "0.01 → 0.1" in warnings(at)[0]
+    assert "`activation` sigmoid → relu" in warnings(at)[0] and "0.01 → 0.1" in warnings(at)[0]
     table = next(d.value for d in at.dataframe if "gradient norm" in d.value)
     assert list(table["layer"][:2]) == ["conv1", "act1"] and table["saturated"].iloc[1] == "0%"
     apply = next(b for b in at.button if b.label == "Apply the fix")
@@ -52,8 +52,9 @@ def test_a_stuck_run_gets_the_warning_and_the_button_sets_the_fix():
     fixed = train(at)
     assert fixed is not stuck and fixed.config.activation == "relu" and fixed.settings.lr == pytest.approx(0.1)
     charts = {c.proto.id: json.loads(c.proto.spec) for c in at.get("plotly_chart")}
-    names = [t["name"] for spec in charts.values() for t in spec["data"]]
-    assert "before: train loss" in names and any(n.startswith("after (activation relu") for n in names)
+    after = next(spec for spec in charts.values() if "Before and after" in spec["layout"]["title"]["text"])
+    assert "activation relu, lr 0.1, batch_size 64" in after["layout"]["title"]["text"]
+    assert [t["name"] for t in after["data"]][::3] == ["before · train loss", "after · train loss"]
     assert not warnings(at)  # the fixed run left chance behind
 
 
@@ -64,3 +65,15 @@ def test_a_run_that_learns_gets_no_warning():
     at.number_input(key="epochs").set_value(1)
     train(at.run())
     assert not warnings(at) and not [b for b in at.button if b.label == "Apply the fix"]
+
+
+def test_a_diverged_run_gets_a_tenth_of_its_learning_rate():
+    at = AppTest.from_file(TRAIN, default_timeout=60).run()
+    at.select_slider(key="images").set_value(1000)
+    at.number_input(key="epochs").set_value(1)
+    at.number_input(key="lr").set_value(10.0)
+    train(at.run())
+    assert any(w.value.startswith("The training diverged") for w in at.warning), [w.value for w in at.warning]
+    next(b for b in at.button if b.label == "Apply the fix").click().run()
+    assert not at.exception and at.number_input(key="lr").value == pytest.approx(1.0)
+    assert at.selectbox(key="activation").value == "sigmoid"  # one change: the learning rate

@@ -157,8 +157,8 @@ def test_before_after_figure_draws_both_runs_and_chance(stuck_run):
     points, result = stuck_run
     fig = before_after_figure(points, result.history.assign(train_loss=[1.2]), names=("stuck", "fixed"))
     names = [t.name for t in fig.data]
-    assert names == ["stuck: train loss", "stuck: train acc", "stuck: test acc",
-                     "fixed: train loss", "fixed: train acc", "fixed: test acc"]
+    assert names == ["stuck · train loss", "stuck · train acc", "stuck · test acc",
+                     "fixed · train loss", "fixed · train acc", "fixed · test acc"]
     assert list(fig.data[0].x) == [0.25, 0.5, 0.75, 1.0]
     chance = sorted(shape.y0 for shape in fig.layout.shapes)
     assert chance == pytest.approx([0.1, chance_loss()])
