@@ -5,7 +5,7 @@ import uuid
 import streamlit as st
 
 import ui
-from ui import jobs, model_form, runs
+from ui import diagnosis, jobs, model_form, runs
 from lenet import layer_table
 from lenet.lessons.training import training_code
 from lenet.plots import training_curves
@@ -69,6 +69,7 @@ def live_training() -> None:
     points = list(job.points)
     if points:
         ui.show_figure(ui.figure(training_curves, points, epochs=job.settings.epochs, stopped=job.stopped), "training-curves")
+    diagnosis.stuck_help(job)  # stuck at chance or diverged: why, and a button that sets the fix
 
 
 jobs.live(active, live_training)
