@@ -1,4 +1,5 @@
-"""Saved runs on a page: the runs table (compare, rename, delete, download, upload) and the model picker."""
+"""Saved runs on a page: the runs table (compare, rename, delete, download, upload), the model picker, and the Train
+page's Export as a script."""
 
 from __future__ import annotations
 
@@ -7,11 +8,14 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from lenet.core.model import LeNetConfig
 from lenet.data import load_split
 from lenet.inspection import Evaluation, evaluate
+from lenet.lessons.export import export_script, script_file_name
 from lenet.plots import overlay_runs
 from lenet.training import (
     OpenedRun,
+    TrainSettings,
     delete_run,
     export_run,
     import_run,
@@ -95,6 +99,17 @@ def runs_manager() -> None:
         return
     st.session_state.imported = (uploaded.file_id, path.name)
     st.rerun()  # list the new run in the table above
+
+
+def export_button(config: LeNetConfig, settings: TrainSettings, name_key: str = "name") -> None:
+    """Export as a script: the model and settings as one runnable file (plain torch and torchvision), named after
+    the run name of the widget under name_key (drawn further down the page: its value is restored here first)."""
+    page_state.restore(name_key, "", page_state.short_text)
+    name = str(st.session_state.get(name_key) or "")
+    st.download_button("Export as a script", export_script(config, settings, name), file_name=script_file_name(name),
+                       mime="text/x-python", icon=":material/download:",
+                       help="One Python file that trains this network with these settings on Fashion-MNIST, in plain "
+                            "torch and torchvision: run it anywhere with python FILE --data-dir DIR.")
 
 
 UNTRAINED = {UNTRAINED_PREFIX + "classic": "Untrained classic LeNet (random weights)",
