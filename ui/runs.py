@@ -46,7 +46,7 @@ RUN_COLUMNS = {
 }
 
 
-REFERENCE_STATUS = "reference"  # what the table's status column says of a reference run that reads well
+REFERENCE_STATUS = "reference"  # the status column's word for a reference run that opens (a broken one says why)
 REFERENCE_KEY = "reference:"  # the model picker's (and the URL's) name of a reference run: reference:<folder>
 
 
@@ -181,9 +181,9 @@ def model_picker() -> OpenedRun | None:
     runs = _listed()
     runs = runs[~runs["status"].str.startswith("broken")]
     # The URL names a run by its folder, a reference run as reference:<folder>.
-    keys = [REFERENCE_KEY * bool(row.reference) + Path(row.path).name for row in runs.itertuples()]
+    keys = [f"{REFERENCE_KEY}{row.folder}" if row.reference else row.folder for row in runs.itertuples()]
     paths = dict(zip(keys, runs["path"]))
-    options = {**{key: f"{'Reference: ' * bool(row.reference)}{row.name} · {row.epochs} epoch(s) · test acc "
+    options = {**{key: f"{'Reference: ' if row.reference else ''}{row.name} · {row.epochs} epoch(s) · test acc "
                        f"{row.test_acc:.3f}" for key, row in zip(keys, runs.itertuples())}, **UNTRAINED}
     page_state.restore("model", _first_that_opens([paths.get(o, o) for o in options], list(options)),
                        page_state.one_of(list(options)))
