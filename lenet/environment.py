@@ -15,6 +15,7 @@ also be set in the secrets.
 
 The others are environment variables only: LENET_MAX_TRAINING_MB (memory one training may need, default
 2000), LENET_TORCH_THREADS (torch's threads in the app, default 1), LENET_RUNS_DIR (default runs/),
+LENET_REFERENCE_RUNS_DIR (trained runs listed after the user's, read-only; default reference_runs/, none: none),
 LENET_DATA_DIR (looked in first for the datasets) and LENET_CHROMIUM (default /usr/bin/chromium).
 """
 
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .core.model import DEFAULT_MAX_TRAINING_BYTES
+from .training.folders import REFERENCE_RUNS_DIR
 from .training.runs import PROJECT_RUNS_DIR
 
 
@@ -54,6 +56,7 @@ class Environment:
     max_training_bytes: int = DEFAULT_MAX_TRAINING_BYTES
     torch_threads: int = 1
     runs_dir: Path = PROJECT_RUNS_DIR
+    reference_runs_dir: Path | None = REFERENCE_RUNS_DIR  # runs shipped with the app, listed read-only; None: none
     data_dir: Path | None = None
     chromium: str = "/usr/bin/chromium"
     ray_address: str | None = None  # a Ray cluster to run trainings on; None: in this process
@@ -122,6 +125,9 @@ def read_environment(secrets: Mapping[str, Any] | None = None, environ: Mapping[
         values["torch_threads"] = _whole_number("LENET_TORCH_THREADS", environ["LENET_TORCH_THREADS"], 1)
     if environ.get("LENET_RUNS_DIR"):
         values["runs_dir"] = Path(environ["LENET_RUNS_DIR"])
+    if environ.get("LENET_REFERENCE_RUNS_DIR"):
+        folder = environ["LENET_REFERENCE_RUNS_DIR"]
+        values["reference_runs_dir"] = None if folder.strip().lower() == "none" else Path(folder)
     if environ.get("LENET_DATA_DIR"):
         values["data_dir"] = Path(environ["LENET_DATA_DIR"])
     if environ.get("LENET_CHROMIUM"):

@@ -31,6 +31,7 @@ else:
         st.dataframe(model_form.format_layer_table(table), hide_index=True, width="stretch",
                      height=35 * (len(table) + 1) + 3)
     ui.show_code(training_code(config, settings))
+    runs.export_button(config, settings)  # the run name below names the file
 
 
 def active() -> bool:

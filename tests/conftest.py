@@ -17,8 +17,10 @@ def one_torch_thread():
 
 @pytest.fixture
 def runs_dir(tmp_path, monkeypatch):
-    """A fresh runs folder for the app under test ($LENET_RUNS_DIR), so tests never see each other's runs."""
+    """A fresh runs folder for the app under test ($LENET_RUNS_DIR), and no reference runs, so tests see only their own
+    runs (tests/training/test_reference_runs.py shows the reference runs)."""
     monkeypatch.setenv("LENET_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("LENET_REFERENCE_RUNS_DIR", "none")
     return tmp_path / "runs"
 
 

@@ -1,4 +1,8 @@
-"""Saved runs on a page: the runs table (compare, rename, delete, download, upload) and the model picker."""
+"""Saved runs on a page: the runs table (compare, rename, delete, download, upload), the model picker, and the Train
+page's Export as a script.
+
+The reference runs that ship with the app (reference_runs/, $LENET_REFERENCE_RUNS_DIR) are listed after the user's
+own, marked as such, and can be compared, inspected and downloaded but not renamed or deleted."""
 
 from __future__ import annotations
 
@@ -7,11 +11,14 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from lenet.core.model import LeNetConfig
 from lenet.data import load_split
 from lenet.inspection import Evaluation, evaluate
+from lenet.lessons.export import export_script, script_file_name
 from lenet.plots import overlay_runs
 from lenet.training import (
     OpenedRun,
+    TrainSettings,
     delete_run,
     export_run,
     import_run,
@@ -39,16 +46,29 @@ RUN_COLUMNS = {
 }
 
 
+REFERENCE_STATUS = "reference"  # the status column's word for a reference run that opens (a broken one says why)
+REFERENCE_KEY = "reference:"  # the model picker's (and the URL's) name of a reference run: reference:<folder>
+
+
+def _listed() -> pd.DataFrame:
+    """The user's runs, newest first, then the reference runs."""
+    return list_runs(ui.environment().runs_dir, ui.environment().reference_runs_dir)
+
+
 def runs_manager() -> None:
     """The saved runs: a table to pick from, their curves overlaid, and rename, delete, download, upload."""
     root = ui.environment().runs_dir
-    runs = list_runs(root)
-    if runs.empty:
-        st.info("No saved runs yet. Train one above, or upload a run file below.")
-    else:
+    runs = _listed()
+    reference = runs["reference"].astype(bool)
+    if reference.all():
+        more = " The reference runs below came with the app: compare, inspect or download them." if len(runs) else ""
+        st.info(f"No saved runs yet. Train one above, or upload a run file below.{more}")
+    if len(runs):
         # A selection is kept by row number under the table's key. Keyed by the runs listed, it is cleared when
         # another session adds or deletes a run, so Delete never lands on a run that moved into the selected row.
-        shown = runs.assign(created=pd.to_datetime(runs["created"], errors="coerce"))
+        shown = runs.assign(created=pd.to_datetime(runs["created"], errors="coerce"),
+                            status=runs["status"].mask(reference & ~runs["status"].str.startswith("broken"),
+                                                       REFERENCE_STATUS))
         picked = st.dataframe(shown, hide_index=True, width="stretch", on_select="rerun", column_order=[c for c in RUN_COLUMNS if c != "dataset" or runs["dataset"].nunique() > 1],
                               column_config=RUN_COLUMNS, selection_mode="multi-row",
                               key=f"runs_table-{hash(tuple(runs['path']))}")
@@ -60,7 +80,9 @@ def runs_manager() -> None:
             ui.show_figure(ui.figure(overlay_runs, histories), "runs-compared")
         else:
             st.caption("Select runs in the table to compare their curves, rename, delete or download them.")
-        if len(chosen) == 1:
+        if len(chosen) == 1 and chosen.iloc[0]["reference"]:
+            _reference_download(chosen.iloc[0])
+        elif len(chosen) == 1:
             row = chosen.iloc[0]
             cols = st.columns([3, 1, 1, 1], vertical_alignment="bottom")
             new_name = cols[0].text_input("Rename to", value=row["name"], max_chars=60)
@@ -95,6 +117,30 @@ def runs_manager() -> None:
         return
     st.session_state.imported = (uploaded.file_id, path.name)
     st.rerun()  # list the new run in the table above
+
+
+def _reference_download(row: pd.Series) -> None:
+    """A reference run ships with the app, for everyone: it can be downloaded, never renamed or deleted."""
+    cols = st.columns([3, 1], vertical_alignment="bottom")
+    cols[0].caption("A reference run that came with the app: open it on Inspect or Parameters, or download it. "
+                    "It cannot be renamed or deleted.")
+    try:  # a reference folder that is broken, or cannot be read
+        if not row["status"].startswith("broken"):
+            cols[1].download_button("Download", export_run(row["path"]), file_name=f"{row['name']}.zip",
+                                    mime="application/zip")
+    except (ValueError, OSError) as e:
+        st.error(str(e))
+
+
+def export_button(config: LeNetConfig, settings: TrainSettings, name_key: str = "name") -> None:
+    """Export as a script: the model and settings as one runnable file (plain torch and torchvision), named after
+    the run name of the widget under name_key (drawn further down the page: its value is restored here first)."""
+    page_state.restore(name_key, "", page_state.short_text)
+    name = str(st.session_state.get(name_key) or "")
+    st.download_button("Export as a script", export_script(config, settings, name), file_name=script_file_name(name),
+                       mime="text/x-python", icon=":material/download:",
+                       help="One Python file that trains this network with these settings on Fashion-MNIST, in plain "
+                            "torch and torchvision: run it anywhere with python FILE --data-dir DIR.")
 
 
 UNTRAINED = {UNTRAINED_PREFIX + "classic": "Untrained classic LeNet (random weights)",
@@ -132,15 +178,18 @@ def _first_that_opens(sources: list[str], options: list[str]) -> str:
 def model_picker() -> OpenedRun | None:
     """Choose a saved run or an untrained preset; returns it opened (config, settings, history, model, timeline),
     or None after saying why it cannot be opened."""
-    runs = list_runs(ui.environment().runs_dir)
+    runs = _listed()
     runs = runs[~runs["status"].str.startswith("broken")]
-    paths = {Path(row.path).name: row.path for row in runs.itertuples()}  # the URL names a run by its folder
-    options = {**{Path(row.path).name: f"{row.name} · {row.epochs} epoch(s) · test acc {row.test_acc:.3f}"
-                  for row in runs.itertuples()}, **UNTRAINED}
+    # The URL names a run by its folder, a reference run as reference:<folder>.
+    keys = [f"{REFERENCE_KEY}{row.folder}" if row.reference else row.folder for row in runs.itertuples()]
+    paths = dict(zip(keys, runs["path"]))
+    options = {**{key: f"{'Reference: ' if row.reference else ''}{row.name} · {row.epochs} epoch(s) · test acc "
+                       f"{row.test_acc:.3f}" for key, row in zip(keys, runs.itertuples())}, **UNTRAINED}
     page_state.restore("model", _first_that_opens([paths.get(o, o) for o in options], list(options)),
                        page_state.one_of(list(options)))
     chosen = st.selectbox("Model", list(options), format_func=options.get, key="model",
-                          help="A saved run from the Train page, or a fresh model to compare with.")
+                          help="A saved run from the Train page, a reference run that came with the app, or a fresh "
+                               "model to compare with.")
     page_state.keep("model", chosen, default=None)  # always in the URL: the newest run, the default, changes
     source = paths.get(chosen, chosen)
     try:

@@ -97,7 +97,8 @@ INIT_CODE = {
 }
 
 
-def _optimizer_code(settings: TrainSettings) -> str:
+def optimizer_code(settings: TrainSettings) -> str:
+    """optimizer = ... (and scheduler = ..., over epochs * batches steps) as the engine makes them."""
     extras = [f"{name}={getattr(settings, name)!r}" for name in ("momentum", "nesterov", "weight_decay")
               if getattr(settings, name) and (settings.optimizer == "sgd" or name == "weight_decay")]
     name = "SGD" if settings.optimizer == "sgd" else "Adam"
@@ -142,7 +143,7 @@ model = model.to(device)
 
 epochs, batch_size = {settings.epochs}, {settings.batch_size}
 batches = math.ceil(len(labels) / batch_size)
-{_optimizer_code(settings)}loss_fn = nn.CrossEntropyLoss({smoothing})
+{optimizer_code(settings)}loss_fn = nn.CrossEntropyLoss({smoothing})
 shuffle = torch.Generator().manual_seed({settings.seed})  # the same order of batches as the Train page's run
 {augment_setup}
 

@@ -16,6 +16,8 @@ from pathlib import Path
 from ..data.atomic import disk_errors
 
 PROJECT_RUNS_DIR = Path(__file__).resolve().parents[2] / "runs"  # the app passes $LENET_RUNS_DIR instead, when set
+# Trained runs that ship with the app (python -m lenet.reference), listed after a user's own and never deleted.
+REFERENCE_RUNS_DIR = Path(__file__).resolve().parents[2] / "reference_runs"
 QUEUED_FILE = ".queued"  # there while the folder's training waits in a JobRegistry's queue
 OWNER_FILE = ".owner.json"  # the training writing a run folder: its pid and host, there while it trains
 INCOMING_PREFIX = ".incoming-"  # a run being imported: hidden, so never listed, until it is complete

@@ -38,7 +38,8 @@ from .snapshots import MAX_SNAPSHOT_BYTES, SNAPSHOT_FILE, Timeline
 
 RUN_FILES = ("config.json", "metrics.csv", "model.pt")
 OPTIONAL_FILES = (SNAPSHOT_FILE,)  # runs trained without snapshots (or before them) lack it
-LIST_COLUMNS = ("name", "folder", "created", "status", "epochs", "train_loss", "train_acc", "test_acc", "dataset", "path")
+LIST_COLUMNS = ("name", "folder", "created", "status", "epochs", "train_loss", "train_acc", "test_acc", "dataset", "path",
+                "reference")
 
 
 @dataclass
@@ -248,15 +249,22 @@ def _utf8(text: str) -> bool:
     return True
 
 
-def list_runs(root: Path | None = None) -> pd.DataFrame:
-    """One row per run folder, newest first; a broken folder is a row whose status says why."""
-    root = Path(root) if root is not None else PROJECT_RUNS_DIR
+def _listed(root: Path, reference: bool) -> pd.DataFrame:
     # A folder whose name is not UTF-8 (a lone surrogate in Python) was not made by LeNet Lab and cannot be shown.
     folders = sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and _utf8(p.name)),
                      reverse=True) if root.is_dir() else []
-    rows = [_summary(p) for p in folders]
-    table = pd.DataFrame(rows, columns=LIST_COLUMNS)
+    table = pd.DataFrame([_summary(p) | {"reference": reference} for p in folders], columns=LIST_COLUMNS)
     return table.sort_values("created", ascending=False, kind="stable", na_position="last").reset_index(drop=True)
+
+
+def list_runs(root: Path | None = None, reference: Path | None = None) -> pd.DataFrame:
+    """One row per run folder, newest first, then those of the reference folder (column reference: True), read the
+    same way; a broken folder is a row whose status says why."""
+    root = Path(root) if root is not None else PROJECT_RUNS_DIR
+    tables = [_listed(root, False)]
+    if reference is not None and Path(reference).resolve() != root.resolve():
+        tables.append(_listed(Path(reference), True))
+    return pd.concat([t for t in tables if len(t)] or tables[:1], ignore_index=True)
 
 
 def rename_run(run_dir: Path, new_name: str) -> None:
