@@ -11,13 +11,26 @@ from torch import nn
 
 from .data import to_batch
 
+ACTIVATIONS = (nn.ReLU, nn.Sigmoid, nn.Tanh)
 
-def last_conv(model: nn.Module) -> tuple[str, nn.Conv2d]:
-    """The name and module of the model's last convolution layer, where Grad-CAM looks."""
-    convs = [(name, m) for name, m in model.named_modules() if isinstance(m, nn.Conv2d)]
+
+def cam_layer(model: nn.Module) -> tuple[str, nn.Module]:
+    """Where Grad-CAM looks: the last conv layer's feature maps after its activation (act2 in LeNet), as in
+    Grad-CAM's paper; the conv's own output when no activation follows it before the next conv, pooling or flatten.
+
+    On the raw conv2 output the modern LeNet's Grad-CAM was often zero everywhere: batch norm comes next and may
+    flip a channel's sign, so the gradient-weighted sum is negative all over.
+    """
+    layers = list(model.named_modules())[1:]
+    convs = [i for i, (_, m) in enumerate(layers) if isinstance(m, nn.Conv2d)]
     if not convs:
         raise ValueError("This model has no convolution layer, so Grad-CAM has nothing to look at.")
-    return convs[-1]
+    for name, m in layers[convs[-1] + 1:]:
+        if isinstance(m, ACTIVATIONS):
+            return name, m
+        if not isinstance(m, nn.BatchNorm2d):
+            break
+    return layers[convs[-1]]
 
 
 @contextmanager
@@ -35,7 +48,7 @@ def _input(model: nn.Module, image: torch.Tensor, target: int) -> torch.Tensor:
     """One image as a 1 x C x H x W float batch on the model's device, checked against the model."""
     if not isinstance(image, torch.Tensor):
         raise ValueError(f"image must be a torch tensor, not {type(image).__name__}.")
-    last_conv(model)  # a model without convolutions is refused with a sentence
+    cam_layer(model)  # a model without convolutions is refused with a sentence
     x = to_batch(image[None]).to(next(model.parameters()).device)
     first = next(m for m in model.modules() if isinstance(m, nn.Conv2d))
     if x.shape[1] != first.in_channels:
@@ -57,11 +70,12 @@ def gradient_x_input(model: nn.Module, image: torch.Tensor, target: int) -> torc
 
 
 def grad_cam(model: nn.Module, image: torch.Tensor, target: int) -> torch.Tensor:
-    """Grad-CAM on the last conv layer: ReLU(sum_k alpha_k A^k), alpha_k the spatial mean of d output[target] / d A^k.
+    """Grad-CAM on the last conv layer: ReLU(sum_k alpha_k A^k), A^k its k-th activated feature map (see cam_layer),
+    alpha_k the spatial mean of d output[target] / d A^k.
 
     Returns the map at that layer's resolution (h x w, on the CPU), e.g. 10 x 10 for LeNet on 28 x 28 images.
     """
     with _evaluating(model):
         x = _input(model, image, target)
-        cam = LayerGradCam(model, last_conv(model)[1]).attribute(x, target=target, relu_attributions=True)
+        cam = LayerGradCam(model, cam_layer(model)[1]).attribute(x, target=target, relu_attributions=True)
         return cam[0, 0].detach().cpu()

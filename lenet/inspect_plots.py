@@ -12,6 +12,7 @@ SIGNED = [[0, "rgba(33,102,172,0.95)"], [0.5, "rgba(255,255,255,0)"], [1, "rgba(
 HEAT = [[0, "rgba(255,60,0,0)"], [0.4, "rgba(255,90,0,0.55)"], [1, "rgba(255,235,0,0.9)"]]
 DIM = [[0, "black"], [1, "rgb(150,150,150)"]]  # the image under an attribution, dimmed so the colours stand out
 PANEL = 300  # pixels of one square panel
+CLIP = 0.99  # gradient x input's colours saturate at this quantile of |values|: a few extreme pixels would pale the rest
 
 
 def _numpy(values) -> np.ndarray:
@@ -40,7 +41,7 @@ def attribution_figure(image, gradient_x_input, cam, class_name: str, layer: str
     pixels = pixels / 255 if pixels.max() > 1 else pixels
     saliency, heat = _numpy(gradient_x_input), _numpy(cam)
     h, w = pixels.shape
-    bound = float(np.abs(saliency).max()) or 1.0
+    bound = float(np.quantile(np.abs(saliency), CLIP)) or float(np.abs(saliency).max()) or 1.0
     fig = make_subplots(1, 3, horizontal_spacing=0.04, subplot_titles=(
         "the image", "gradient x input", f"Grad-CAM on {layer} ({heat.shape[0]} x {heat.shape[1]})"))
     fig.add_trace(_image(pixels, [[0, "black"], [1, "white"]]), 1, 1)

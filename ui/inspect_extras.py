@@ -11,22 +11,30 @@ from torch import nn
 
 import ui
 from ui import page_state
-from lenet.attribution import grad_cam, gradient_x_input, last_conv
+from lenet.attribution import cam_layer, grad_cam, gradient_x_input
 from lenet.data import Split
 from lenet.data.images import load_drawn_image
 from lenet.inspect_plots import attribution_figure, clickable_cells, selected_cell
 from lenet.inspection import Evaluation, predict_proba
 from lenet.plots import confusion_matrix_figure
 
-PAD = 280  # the drawing pad's side, in screen pixels
-PEN = 22  # a stroke about as wide, after shrinking to 28 x 28, as a seam in Fashion-MNIST
+PAD = 224  # the drawing pad's side in screen pixels: as wide as the image shown, fits the narrow column
+PEN = 18  # pixels of the pen: a 2-pixel stroke once a drawing that fills the pad is shrunk to 28 x 28
 PREDICTED = "the predicted class"
 CELL_IMAGES, CELL_COLUMNS = 12, 6
-MOST_CONFUSED = 15
+MOST_CONFUSED = 12
+ATTRIBUTION_NOTE = ("Gradient x input: how much each pixel, times the score's gradient there, adds to (red) or takes "
+                    "from (blue) the class's score. Grad-CAM: the last conv layer's activated channels ({layer}) "
+                    "weighted by their mean gradient, negative parts cut off: bright where that layer saw evidence "
+                    "for the class. Both computed with captum.")
+ZERO_CAM = " Here Grad-CAM is zero everywhere: at every place the evidence against the class outweighs that for it."
+MATRIX_HEIGHT = 560  # square cells in two thirds of a wide page, 1280 pixels across
+ROW = 35  # pixels of a table row in st.dataframe
 
 
 def drawn_image(box: int) -> torch.Tensor:
     """A drawing pad whose drawing is converted like an upload; stops the page until something is drawn."""
+    st.space("small")  # room for the pad's toolbar, which floats above it
     pad = st_canvas(stroke_width=PEN, stroke_color="#000000", background_color="#ffffff", height=PAD, width=PAD,
                     drawing_mode="freedraw", update_streamlit=True, return_image_data=True, key="drawing")
     if not (pad.json_data or {}).get("objects") or pad.image_data is None:
@@ -53,10 +61,9 @@ def attribution(model: nn.Module, image: torch.Tensor, classes: Sequence[str]) -
     if saliency is None or cam is None:
         return
     name = f"{classes[target]} ({probs[target]:.0%})"
-    ui.show_figure(attribution_figure(image, saliency, cam, name, last_conv(model)[0]), "attribution")
-    st.caption("Gradient x input: how much each pixel, times the output's gradient there, adds to (red) or takes from "
-               "(blue) the class's score. Grad-CAM: the last conv layer's channels weighted by their mean gradient, "
-               "negative parts cut off; bright where the layer saw evidence for the class (captum).")
+    layer = cam_layer(model)[0]
+    ui.show_figure(attribution_figure(image, saliency, cam, name, layer), "attribution")
+    st.caption(ATTRIBUTION_NOTE.format(layer=layer) + (ZERO_CAM if cam.max() == 0 else ""))
 
 
 def _open(index: int) -> None:
@@ -67,15 +74,16 @@ def _open(index: int) -> None:
 def confusion_explorer(evaluation: Evaluation, test: Split) -> None:
     """The confusion matrix, whose cells a click opens, beside the most confused pairs."""
     cm = evaluation.confusion_matrix()
-    matrix_col, table_col = st.columns([3, 2], gap="medium")
+    matrix_col, table_col = st.columns([2, 1], gap="medium")
     with matrix_col:
-        fig = clickable_cells(confusion_matrix_figure(cm), cm)
+        fig = clickable_cells(confusion_matrix_figure(cm), cm).update_layout(height=MATRIX_HEIGHT)
         event = st.plotly_chart(ui.slide_figure(fig) if ui.presenting() else fig, width="stretch",
                                 config=ui.png_config("confusion-matrix"), on_select="rerun",
                                 selection_mode="points", key="confusion_click")
     with table_col:
         st.markdown("**Most confused pairs**")
-        st.dataframe(evaluation.most_confused().head(MOST_CONFUSED), hide_index=True, width="stretch")
+        pairs = evaluation.most_confused().head(MOST_CONFUSED)
+        st.dataframe(pairs, hide_index=True, width="stretch", height=ROW * (len(pairs) + 1) + 3)
     cell = selected_cell((event or {}).get("selection", {}).get("points", []))
     if cell is None:
         st.caption("Click a cell of the matrix to see its images, and open any of them above.")

@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from lenet import LeNetConfig, build_lenet
-from lenet.attribution import grad_cam, gradient_x_input, last_conv
+from lenet.attribution import grad_cam, gradient_x_input, cam_layer
 from lenet.data import to_batch
 
 PRESETS = {"classic": LeNetConfig.classic, "modern": LeNetConfig.modern}
@@ -32,14 +32,14 @@ def direct_gradient_x_input(model, image, target):
 
 
 def direct_grad_cam(model, image, target):
-    """ReLU(sum_k alpha_k A^k), alpha_k the spatial mean of d score / d A^k, A the last conv layer's output (hooks)."""
+    """ReLU(sum_k alpha_k A^k), alpha_k the spatial mean of d score / d A^k, A the layer's output (hooks)."""
     seen = {}
 
     def keep(module, inputs, output):
         seen["A"] = output
         output.register_hook(lambda grad: seen.__setitem__("dA", grad))
 
-    handle = last_conv(model)[1].register_forward_hook(keep)
+    handle = cam_layer(model)[1].register_forward_hook(keep)
     try:
         model(to_batch(image[None]))[0, target].backward()
     finally:
@@ -64,7 +64,7 @@ def test_grad_cam_is_relu_of_the_gradient_weighted_channels_of_the_last_conv(mod
         got = grad_cam(model, image, target)
         torch.testing.assert_close(got, direct_grad_cam(model, image, target))
         maps.append(got)
-    assert maps[0].shape == (10, 10)  # conv2's output for a 28 x 28 image
+    assert maps[0].shape == (10, 10)  # act2's output for a 28 x 28 image
     assert any(m.max() > 0 for m in maps) and all(m.min() >= 0 for m in maps)
 
 
@@ -76,8 +76,15 @@ def test_attributions_use_eval_mode_and_restore_the_models_mode(model, image):
     torch.testing.assert_close(got, direct_gradient_x_input(model, image, 2))
 
 
-def test_the_last_conv_is_named_and_bad_requests_are_sentences(model, image):
-    assert last_conv(model)[0] == "conv2"
+def test_grad_cam_looks_at_the_last_conv_layers_activations(model):
+    name, layer = cam_layer(model)
+    assert name == "act2" and layer is model.act2  # after conv2 (and bn2 in the modern preset)
+    assert isinstance(layer, nn.ReLU if isinstance(model.act1, nn.ReLU) else nn.Sigmoid)
+    bare = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Conv2d(2, 4, 3), nn.MaxPool2d(2), nn.ReLU(), nn.Flatten())
+    assert cam_layer(bare) == ("1", bare[1]), "no activation right after the last conv: the conv itself"
+
+
+def test_bad_requests_are_sentences(model, image):
     with pytest.raises(ValueError, match="between 0 and 9"):
         grad_cam(model, image, 10)
     with pytest.raises(ValueError, match="1-channel"):
