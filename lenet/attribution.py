@@ -9,9 +9,8 @@ import torch
 from captum.attr import InputXGradient, LayerGradCam
 from torch import nn
 
+from .core.model import ACTIVATIONS
 from .data import to_batch
-
-ACTIVATIONS = (nn.ReLU, nn.Sigmoid, nn.Tanh)
 
 
 def cam_layer(model: nn.Module) -> tuple[str, nn.Module]:
@@ -26,7 +25,7 @@ def cam_layer(model: nn.Module) -> tuple[str, nn.Module]:
     if not convs:
         raise ValueError("This model has no convolution layer, so Grad-CAM has nothing to look at.")
     for name, m in layers[convs[-1] + 1:]:
-        if isinstance(m, ACTIVATIONS):
+        if isinstance(m, tuple(ACTIVATIONS.values())):
             return name, m
         if not isinstance(m, nn.BatchNorm2d):
             break

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 # Zero is transparent, so the image shows through where a pixel did not matter.
 SIGNED = [[0, "rgba(33,102,172,0.95)"], [0.5, "rgba(255,255,255,0)"], [1, "rgba(214,39,40,0.95)"]]
@@ -19,17 +20,34 @@ def _numpy(values) -> np.ndarray:
     return values.detach().cpu().numpy() if hasattr(values, "detach") else np.asarray(values)
 
 
-def _image(pixels: np.ndarray, colorscale: list) -> go.Heatmap:
-    return go.Heatmap(z=pixels, colorscale=colorscale, zmin=0, zmax=1, showscale=False, hoverinfo="skip")
+def _image(pixels: np.ndarray, colorscale: list, axes: str) -> dict:
+    return dict(type="heatmap", z=pixels, colorscale=colorscale, zmin=0, zmax=1, showscale=False, hoverinfo="skip",
+                xaxis=f"x{axes}", yaxis=f"y{axes}")
 
 
-def _over(values: np.ndarray, size: tuple[int, int], colorscale: list, zmin: float, zmax: float, name: str) -> go.Heatmap:
+def _over(values: np.ndarray, size: tuple[int, int], colorscale: list, zmin: float, zmax: float, name: str,
+          axes: str) -> dict:
     """A map of any resolution stretched over an image of `size` (h, w) pixels, cell i covering its share."""
     h, w = values.shape
     dy, dx = size[0] / h, size[1] / w
-    return go.Heatmap(z=values, x0=-0.5 + dx / 2, dx=dx, y0=-0.5 + dy / 2, dy=dy, colorscale=colorscale,
-                      zmin=zmin, zmax=zmax, showscale=False,
-                      hovertemplate=f"{name}: %{{z:.3g}}<extra></extra>")
+    return dict(type="heatmap", z=values, x0=-0.5 + dx / 2, dx=dx, y0=-0.5 + dy / 2, dy=dy, colorscale=colorscale,
+                zmin=zmin, zmax=zmax, showscale=False, hovertemplate=f"{name}: %{{z:.3g}}<extra></extra>",
+                xaxis=f"x{axes}", yaxis=f"y{axes}")
+
+
+def _panels(titles: Sequence[str], size: tuple[int, int], gap: float = 0.04) -> dict:
+    """Layout of square image panels side by side, each titled (make_subplots' layout, without its 90 ms)."""
+    width = (1 - gap * (len(titles) - 1)) / len(titles)
+    layout = {"annotations": []}
+    for k, title in enumerate(titles):
+        axes, left = "" if k == 0 else str(k + 1), k * (width + gap)
+        layout[f"xaxis{axes}"] = dict(domain=[left, left + width], anchor=f"y{axes}", visible=False,
+                                      range=[-0.5, size[1] - 0.5], constrain="domain")
+        layout[f"yaxis{axes}"] = dict(domain=[0, 1], anchor=f"x{axes}", visible=False, range=[size[0] - 0.5, -0.5],
+                                      constrain="domain", scaleanchor=f"x{axes}")
+        layout["annotations"].append(dict(text=title, x=left + width / 2, y=1, xref="paper", yref="paper",
+                                          xanchor="center", yanchor="bottom", showarrow=False, font_size=16))
+    return layout
 
 
 def attribution_figure(image, gradient_x_input, cam, class_name: str, layer: str) -> go.Figure:
@@ -40,23 +58,20 @@ def attribution_figure(image, gradient_x_input, cam, class_name: str, layer: str
     pixels = _numpy(image).astype(np.float64)
     pixels = pixels / 255 if pixels.max() > 1 else pixels
     saliency, heat = _numpy(gradient_x_input), _numpy(cam)
-    h, w = pixels.shape
+    size = pixels.shape
     bound = float(np.quantile(np.abs(saliency), CLIP)) or float(np.abs(saliency).max()) or 1.0
-    fig = make_subplots(1, 3, horizontal_spacing=0.04, subplot_titles=(
-        "the image", "gradient x input", f"Grad-CAM on {layer} ({heat.shape[0]} x {heat.shape[1]})"))
-    fig.add_trace(_image(pixels, [[0, "black"], [1, "white"]]), 1, 1)
-    fig.add_trace(_image(pixels, DIM), 1, 2)
-    fig.add_trace(_over(saliency, (h, w), SIGNED, -bound, bound, "gradient x input"), 1, 2)
-    fig.add_trace(_image(pixels, DIM), 1, 3)
-    fig.add_trace(_over(heat, (h, w), HEAT, 0, float(heat.max()) or 1.0, "Grad-CAM"), 1, 3)
-    fig.update_xaxes(visible=False, range=[-0.5, w - 0.5], constrain="domain")
-    fig.update_yaxes(visible=False, range=[h - 0.5, -0.5], constrain="domain")
-    for i in (2, 3):
-        fig.update_yaxes(scaleanchor=f"x{i}", row=1, col=i)
-    fig.update_yaxes(scaleanchor="x", row=1, col=1)
-    fig.update_layout(title=f"Which pixels decided {class_name!r}", height=PANEL + 90,
-                      margin=dict(l=10, r=10, t=80, b=10), plot_bgcolor="white")
-    return fig
+    data = [
+        _image(pixels, [[0, "black"], [1, "white"]], ""),
+        _image(pixels, DIM, "2"),
+        _over(saliency, size, SIGNED, -bound, bound, "gradient x input", "2"),
+        _image(pixels, DIM, "3"),
+        _over(heat, size, HEAT, 0, float(heat.max()) or 1.0, "Grad-CAM", "3"),
+    ]
+    layout = _panels(("the image", "gradient x input", f"Grad-CAM on {layer} ({heat.shape[0]} x {heat.shape[1]})"),
+                     size)
+    layout.update(title=f"Which pixels decided {class_name!r}", height=PANEL + 90, margin=dict(l=10, r=10, t=80, b=10),
+                  plot_bgcolor="white")
+    return go.Figure(data=data, layout=layout)
 
 
 def clickable_cells(fig: go.Figure, cm: pd.DataFrame) -> go.Figure:

@@ -22,14 +22,13 @@ PAD = 224  # the drawing pad's side in screen pixels: as wide as the image shown
 PEN = 18  # pixels of the pen: a 2-pixel stroke once a drawing that fills the pad is shrunk to 28 x 28
 PREDICTED = "the predicted class"
 CELL_IMAGES, CELL_COLUMNS = 12, 6
-MOST_CONFUSED = 12
+MOST_CONFUSED = 10  # st.dataframe shows ten rows without a scroll bar, in presentation mode too
 ATTRIBUTION_NOTE = ("Gradient x input: how much each pixel, times the score's gradient there, adds to (red) or takes "
                     "from (blue) the class's score. Grad-CAM: the last conv layer's activated channels ({layer}) "
                     "weighted by their mean gradient, negative parts cut off: bright where that layer saw evidence "
                     "for the class. Both computed with captum.")
 ZERO_CAM = " Here Grad-CAM is zero everywhere: at every place the evidence against the class outweighs that for it."
 MATRIX_HEIGHT = 560  # square cells in two thirds of a wide page, 1280 pixels across
-ROW = 35  # pixels of a table row in st.dataframe
 
 
 def drawn_image(box: int) -> torch.Tensor:
@@ -82,8 +81,7 @@ def confusion_explorer(evaluation: Evaluation, test: Split) -> None:
                                 selection_mode="points", key="confusion_click")
     with table_col:
         st.markdown("**Most confused pairs**")
-        pairs = evaluation.most_confused().head(MOST_CONFUSED)
-        st.dataframe(pairs, hide_index=True, width="stretch", height=ROW * (len(pairs) + 1) + 3)
+        st.dataframe(evaluation.most_confused().head(MOST_CONFUSED), hide_index=True, width="stretch")
     cell = selected_cell((event or {}).get("selection", {}).get("points", []))
     if cell is None:
         st.caption("Click a cell of the matrix to see its images, and open any of them above.")
