@@ -140,6 +140,22 @@ class Evaluation:
             "predicted_name": [self.classes[i] for i in predicted],
         })
 
+    def most_confused(self, min_count: int = 1) -> pd.DataFrame:
+        """fastai's most confused pairs: true, predicted (class names), count of images, the largest count first."""
+        cm = self.confusion_matrix()
+        pairs = cm.stack().rename("count").reset_index()
+        pairs = pairs[(pairs["true"] != pairs["predicted"]) & (pairs["count"] >= min_count)]
+        return pairs.sort_values("count", ascending=False, kind="stable").reset_index(drop=True)
+
+    def cell(self, true: int, predicted: int) -> pd.DataFrame:
+        """The images of one confusion-matrix cell (true class, predicted class): index and confidence, surest first."""
+        n = len(self.classes)
+        if not (0 <= true < n and 0 <= predicted < n):
+            raise ValueError(f"Class numbers must be between 0 and {n - 1} (got {true} and {predicted}).")
+        picked = torch.nonzero((self.labels == true) & (self.predictions == predicted)).flatten()
+        picked = picked[self.confidences[picked].argsort(descending=True, stable=True)]
+        return pd.DataFrame({"index": picked.numpy(), "confidence": self.confidences[picked].numpy()})
+
 
 def evaluate(model: nn.Module, split: Split, batch_size: int = 1000) -> Evaluation:
     """Run the model over a whole split (e.g. load_split("fashion-mnist", train=False))."""

@@ -3,13 +3,12 @@
 import streamlit as st
 
 import ui
-from ui import runs, timeline
+from ui import inspect_extras, runs, timeline
 from lenet.data import DatasetNotFoundError, load_split
 from lenet.data.images import BOX, load_uploaded_image
 from lenet.inspection import PICK_HOWS, conv_filters, feature_maps, pick_image, predict_proba
 from lenet.lessons.feature_maps import feature_maps_code
 from lenet.plots import (
-    confusion_matrix_figure,
     filter_grid,
     image_grid,
     mistakes_gallery,
@@ -31,10 +30,10 @@ except DatasetNotFoundError as e:
     st.stop()
 
 HOW_LABELS = {"index": "a test image by its number", "class": "a random image of one class", "random": "a random test image",
-              "mistake": "a random mistake of the model", "upload": "a picture you upload"}
+              "mistake": "a random mistake of the model", "upload": "a picture you upload", "draw": "a drawing of yours"}
 image_col, probs_col = st.columns([1, 2], gap="large")
 with image_col:
-    how = ui.select("Image", "how", [*PICK_HOWS, "upload"], "Which image to run through the model.", format_func=HOW_LABELS.get)
+    how = ui.select("Image", "how", [*PICK_HOWS, "upload", "draw"], "Which image to run through the model.", format_func=HOW_LABELS.get)
     label = None
     if how == "upload":
         uploaded = st.file_uploader("A PNG or JPEG picture", type=["png", "jpg", "jpeg"])
@@ -47,6 +46,8 @@ with image_col:
             st.error(f"That file was refused: {e}")
             st.stop()
         st.image(shown, caption="converted to 28x28, like the dataset", width=224)
+    elif how == "draw":
+        image = inspect_extras.drawn_image(BOX.get(run.settings.dataset, 28))
     else:
         index = ui.number("test image", "image", 0, len(test) - 1, 0, f"Which test image (0 to {len(test) - 1:,}).",
                           disabled=how != "index")
@@ -63,6 +64,7 @@ with image_col:
         st.image(image.numpy(), caption=f"test image {i}: {test.classes[label]}", width=224, clamp=True)
 with probs_col:
     ui.show_figure(ui.figure(probability_bar, predict_proba(run.model, image)[0], test.classes, true_label=label), "probabilities")
+inspect_extras.attribution(run.model, image, test.classes)
 
 st.subheader("Feature maps, layer by layer")
 kinds = {"conv": "convolution", "act": "activation", "pool": "pooling", "bn": "batch norm"}
@@ -71,7 +73,7 @@ for name, fmap in feature_maps(run.model, image).items():
     if name.rstrip("0123456789") in shown_kinds:
         ui.show_figure(ui.figure(image_grid, fmap, f"{name}: {' x '.join(map(str, fmap.shape))}"), f"feature-maps-{name}")
 ui.show_code(feature_maps_code(run.config, run.source if run.trained else None, run.settings.dataset,
-                               None if how == "upload" else i, BOX.get(run.settings.dataset, 28)))
+                               None if how in ("upload", "draw") else i, BOX.get(run.settings.dataset, 28)))
 
 st.subheader("Learned filters")
 for name, weights in conv_filters(run.model).items():
@@ -85,7 +87,7 @@ timeline.timeline_player(run, test.classes)
 st.subheader("On the whole test set")
 evaluation = runs.evaluation_of(run)
 st.markdown(f"Test accuracy: **{evaluation.accuracy:.1%}** on {len(test):,} images.")
-ui.show_figure(ui.figure(confusion_matrix_figure, evaluation.confusion_matrix()), "confusion-matrix")
+inspect_extras.confusion_explorer(evaluation, test)
 ui.show_figure(ui.figure(per_class_accuracy_figure, evaluation.per_class_accuracy(), evaluation.accuracy), "per-class-accuracy")
 mistakes = evaluation.most_confident_mistakes(16)
 if len(mistakes):

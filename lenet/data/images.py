@@ -53,7 +53,12 @@ def _grayscale(image: Image.Image) -> np.ndarray:
         return np.asarray(image, dtype=np.float32) / 65535
     if "A" not in image.mode:
         return np.asarray(image.convert("L"), dtype=np.float32) / 255
-    rgba = image.convert("RGBA")
+    return _flatten(np.asarray(image.convert("RGBA")))
+
+
+def _flatten(rgba: np.ndarray) -> np.ndarray:
+    """H x W x 4 uint8 -> H x W grayscale floats in [0, 1], transparency composited on a background."""
+    rgba = Image.fromarray(rgba, "RGBA")
     gray = np.asarray(rgba.convert("L"), dtype=np.float32) / 255
     alpha = np.asarray(rgba.getchannel("A"), dtype=np.float32) / 255
     # Composite on the opposite of the drawing's own shade, so a white shirt on transparency stays visible.
@@ -108,6 +113,22 @@ def load_uploaded_image(data: bytes, box: int = 28) -> tuple[torch.Tensor, Image
         gray = _grayscale(image)
     except Exception as e:  # decoders raise many kinds of errors on hostile or broken files
         raise ValueError(f"The image could not be decoded (the file may be truncated or damaged): {e}.") from None
+    return _as_dataset_image(gray, box)
+
+
+def _as_dataset_image(gray: np.ndarray, box: int) -> tuple[torch.Tensor, Image.Image]:
     pixels = np.round(to_dataset_style(gray, box) * 255).astype(np.uint8)
     picture = Image.fromarray(pixels).resize((SIZE * PREVIEW_SCALE,) * 2, Image.Resampling.NEAREST)
     return torch.from_numpy(pixels), picture
+
+
+def load_drawn_image(rgba: np.ndarray, box: int = 28) -> tuple[torch.Tensor, Image.Image]:
+    """A drawing pad's H x W x 4 RGBA pixels (uint8) -> (28 x 28 uint8 tensor, that image enlarged 8x to show),
+    converted like an upload (load_uploaded_image): light on dark, fitted in box x box, centred.
+    Raises ValueError with a sentence for the user on a blank pad."""
+    rgba = np.asarray(rgba)
+    if rgba.ndim != 3 or rgba.shape[2] != 4 or rgba.dtype != np.uint8:
+        raise ValueError(f"Expected H x W x 4 RGBA bytes, not an array of shape {rgba.shape} and type {rgba.dtype}.")
+    if rgba.shape[0] * rgba.shape[1] > MAX_PIXELS:
+        raise ValueError(f"The drawing is larger than {MAX_PIXELS // 1_000_000} megapixels.")
+    return _as_dataset_image(_flatten(rgba), box)

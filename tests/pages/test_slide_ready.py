@@ -127,7 +127,7 @@ def test_a_check_that_fails_is_red_and_float_rounding_is_not_a_failure():
 def test_inspect_picks_its_image_from_one_line_and_its_seed_says_what_it_is():
     at = page(INSPECT, how="class", draw=3)
     how = at.selectbox(key="how")
-    assert not at.exception and how.value == "class" and len(how.options) == 5
+    assert not at.exception and how.value == "class" and len(how.options) == 6
     assert at.number_input(key="draw").label == "seed of the random pick" and at.number_input(key="draw").value == 3
     assert "test image" in at.get("image")[0].proto.imgs[0].caption
 
