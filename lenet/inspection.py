@@ -157,6 +157,9 @@ class Evaluation:
         return pd.DataFrame({"index": picked.numpy(), "confidence": self.confidences[picked].numpy()})
 
 
+# What a page shows while a model's evaluation runs in the background (lenet.screenshots waits until it is gone).
+EVALUATING = "Evaluating the model on the whole test set: the results appear here in a few seconds."
+
 def evaluate(model: nn.Module, split: Split, batch_size: int = 1000) -> Evaluation:
     """Run the model over a whole split (e.g. load_split("fashion-mnist", train=False))."""
     probs = predict_proba(model, split.images, batch_size)

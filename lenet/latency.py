@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
 import json
 import os
 import statistics
+import sys
 import tempfile
 import textwrap
 import time
@@ -26,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .environment import read_environment
-from .screenshots import CHROMIUM_ARGS, DRAWN, streamlit_server
+from .screenshots import CHROMIUM_ARGS, DRAWN, ROOT, streamlit_server
 
 QUIET_MS = 500  # no DOM change for this long: the page has settled
 SETTLE_TIMEOUT_S = 60
@@ -133,8 +135,15 @@ async def _change(page, interaction: Interaction, i: int) -> None:
     """The i-th change of the widget: up on even i, back down on odd i, unless it walks up; a drop-down alternates."""
     widget = _widget(page, interaction)
     if interaction.kind == "number":
-        button = "stNumberInputStepUp" if i % 2 == 0 or interaction.walk == "up" else "stNumberInputStepDown"
-        await widget.locator(f'[data-testid="{button}"]').click()
+        up = i % 2 == 0 or interaction.walk == "up"
+        button = widget.locator(f'[data-testid="{"stNumberInputStepUp" if up else "stNumberInputStepDown"}"]')
+        if await button.is_visible():
+            await button.click()
+        else:  # a narrow input has no step buttons: the arrow key, then Enter, which sends the value
+            field = widget.locator("input")
+            await field.focus()
+            await field.press("ArrowUp" if up else "ArrowDown")
+            await field.press("Enter")
     elif interaction.kind == "slider":
         thumb = widget.get_by_role("slider").first
         await thumb.focus()
@@ -291,6 +300,48 @@ async def room(browser, app_url: str, interactions: list[Interaction], sessions:
     return out
 
 
+async def _cli_training(out: Path, images: int, epochs: int) -> float:
+    """Images per second of `python -m lenet.train` with the same settings, one thread (as the app trains)."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "lenet.train", "--preset", "modern", "--epochs", str(epochs), "--subset", str(images),
+        "--threads", "1", "--snapshots", "--out", str(out), cwd=ROOT,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+    await process.wait()
+    return _images_per_s(out)
+
+
+def _images_per_s(run_dir: Path) -> float:
+    """A run's training images over its training seconds, all epochs together (metrics.csv)."""
+    rows = list(csv.DictReader(open(run_dir / "metrics.csv")))
+    images = sum(float(r["images_per_s"]) * float(r["train_seconds"]) for r in rows)
+    return images / sum(float(r["train_seconds"]) for r in rows)
+
+
+async def trainings(browser, app_url: str, runs_dir: Path, repeats: int, images: int = 5000, epochs: int = 2) -> dict:
+    """The Train page's training against the command line's, alternately, and how soon Stop is honoured."""
+    ctx = await browser.new_context(base_url=app_url, viewport={"width": 1280, "height": 800})
+    page, app, cli = await new_tab(ctx), [], []
+    for i in range(repeats):
+        name = f"latency-{os.getpid()}-{i}"
+        await open_page(page, "/Train", f"preset=modern&epochs={epochs}&images={images}&snapshots=true&name={name}")
+        await page.get_by_role("button", name="Train", exact=True).click()
+        await page.get_by_text("Finished after").wait_for(timeout=600_000)
+        app.append(_images_per_s(next(runs_dir.glob(f"*-{name}"))))  # the folder is <date>-<time>-<name>
+        cli.append(await _cli_training(runs_dir / f"{name}-cli", images, epochs))
+    await open_page(page, "/Train", f"preset=modern&epochs=5&images=20000&name=latency-{os.getpid()}-stop")
+    await page.get_by_role("button", name="Train", exact=True).click()
+    await page.get_by_text("Epoch 2/5").first.wait_for(timeout=600_000)
+    start = time.monotonic()
+    await page.get_by_role("button", name="Stop").click()
+    await page.get_by_text("Stopped after").wait_for(timeout=60_000)
+    stop_s = time.monotonic() - start
+    await ctx.close()
+    return {"images": images, "epochs": epochs, "app_images_per_s": [round(v) for v in app],
+            "cli_images_per_s": [round(v) for v in cli],
+            "ratio": round(statistics.median(a / c for a, c in zip(app, cli)), 2),
+            "stop_honoured_s": round(stop_s, 2)}
+
+
 def _folder(parent: str, name: str) -> Path:
     (Path(parent) / name).mkdir(exist_ok=True)
     return Path(parent) / name
@@ -307,16 +358,18 @@ async def run(args: argparse.Namespace) -> dict:
 
     interactions = [i for i in INTERACTIONS if not args.only or i.page.strip("/") in args.only]
     load_pages = [p for p in LOAD_PAGES if not args.only or p.strip("/") in args.only or p == "/"]
-    runs_dir = args.runs_dir or str(read_environment().runs_dir)
     with tempfile.TemporaryDirectory(prefix="lenet-latency-") as tmp, \
-            streamlit_server(runs_dir, _folder(tmp, "app")) as app_url, \
+            streamlit_server(args.runs_dir or _folder(tmp, "runs"), _folder(tmp, "app")) as app_url, \
             streamlit_server(None, _folder(tmp, "trivial"), app=write_trivial_app(_folder(tmp, "trivial"))) as trivial_url:
+        runs_dir = args.runs_dir or str(_folder(tmp, "runs"))  # empty: Inspect opens the reference runs
         async with async_playwright() as p:
             browser = await p.chromium.launch(executable_path=read_environment().chromium, args=CHROMIUM_ARGS)
             try:
                 result = {"load_average": [round(v, 2) for v in os.getloadavg()], "cpus": os.cpu_count(),
                           "repeats": args.repeats, "runs_dir": runs_dir,
                           **await one_session(browser, app_url, trivial_url, interactions, load_pages, args.repeats)}
+                if args.trainings:
+                    result["training"] = await trainings(browser, app_url, Path(runs_dir), args.trainings)
                 if args.sessions > 1:
                     room_interactions = [i for i in interactions if i.page not in ("/Train", "/Parameters")]
                     result[f"sessions_{args.sessions}"] = await room(browser, app_url, room_interactions,
@@ -331,8 +384,11 @@ def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--repeats", type=int, default=5, help="changes of each widget (the median is reported)")
     p.add_argument("--sessions", type=int, default=1, help="also measure this many browser sessions at once")
+    p.add_argument("--trainings", type=int, default=0,
+                   help="also train this many times on the Train page and with the command line, alternately")
     p.add_argument("--only", nargs="*", help="pages to measure, e.g. Pooling Inspect (default: all)")
-    p.add_argument("--runs-dir", help="the runs folder the app shows (default: $LENET_RUNS_DIR or the app's)")
+    p.add_argument("--runs-dir", help="the runs folder the app shows (default: an empty one, so Inspect and "
+                   "Parameters open the reference runs)")
     p.add_argument("--out", help="also write the JSON here")
     args = p.parse_args(argv)
     result = asyncio.run(run(args))

@@ -24,6 +24,7 @@ tests/browser.py uses the same functions.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import socket
@@ -40,6 +41,7 @@ from typing import Iterator
 from urllib.parse import quote, urlencode
 
 from .environment import Environment, read_environment
+from .inspection import EVALUATING
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -51,7 +53,8 @@ TIMEOUT_S = 90  # a fresh server's first page imports torch: seconds on a busy m
 # stale elements of the previous run, images and fonts still loading: none of them may show.
 DRAWN = """() => !document.querySelector('[data-testid=stSkeleton], [data-testid=stSkeletonElement], '
     + '[data-testid=stAppSkeleton], [data-stale=true]')
-    && [...document.images].every(i => i.complete) && document.fonts.status == 'loaded'"""
+    && [...document.images].every(i => i.complete) && document.fonts.status == 'loaded'
+    && !document.body.innerText.includes(EVALUATING)""".replace("EVALUATING", json.dumps(EVALUATING))
 
 
 @dataclass(frozen=True)

@@ -65,9 +65,8 @@ def live_training() -> None:
         st.info("Press **Train** to start. Training runs in the background: you can leave this page and come back.")
         return
     jobs.show_progress(job)
-    if job.running and st.button("Stop", icon=":material/stop:"):
-        job.stop()
-    points = list(job.points)
+    jobs.stop_button(job)
+    points = jobs.points_to_draw(job)
     if points:
         ui.show_figure(ui.figure(training_curves, points, epochs=job.settings.epochs, stopped=job.stopped), "training-curves")
     diagnosis.stuck_help(job)  # stuck at chance or diverged: why, and a button that sets the fix

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import struct
+import time
 import zipfile
 import zlib
 from pathlib import Path
@@ -72,3 +73,17 @@ def png_header_only(width: int, height: int) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 100)) + chunk(b"IEND", b"")
+
+
+def run_until_evaluated(at, timeout_s: float = 90):
+    """Run an Inspect AppTest again until its background test-set evaluation has been drawn (the browser's timer
+    does this on the page; AppTest runs no timers)."""
+    from lenet.inspection import EVALUATING
+
+    at.run()
+    deadline = time.monotonic() + timeout_s
+    while any(EVALUATING in info.value for info in at.info):
+        assert time.monotonic() < deadline, "the evaluation did not arrive"
+        time.sleep(0.2)
+        at.run()
+    return at

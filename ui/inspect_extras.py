@@ -68,6 +68,7 @@ def attribution(model: nn.Module, image: torch.Tensor, classes: Sequence[str]) -
 def _open(index: int) -> None:
     page_state.remember({"how": "index", "image": index})
     st.toast(f"Test image {index} is now the image at the top of the page.", icon=":material/arrow_upward:")
+    st.rerun(scope="app")  # the explorer is drawn in a fragment: the image at the top must follow too
 
 
 def confusion_explorer(evaluation: Evaluation, test: Split) -> None:

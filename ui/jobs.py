@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -14,7 +15,7 @@ from lenet.training.cluster import ClusterUnavailable, RayCluster, connect_ray
 
 import ui
 
-LIVE_SECONDS = 0.5  # how often a live view redraws while its job runs
+LIVE_SECONDS = 1.0  # how often a live view redraws while its job runs
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,29 @@ def live(running: Callable[[], bool], draw: Callable[[], None]) -> None:
             st.rerun(scope="app")
 
     st.fragment(fragment, run_every=LIVE_SECONDS if busy else None)()
+
+
+def points_to_draw(job: TrainingJob) -> list:
+    """The job's progress points for its curves: all of them once it has ended, else those of the last redraw
+    until CURVE_SECONDS have passed (the same points draw the same figure, which the browser does not redraw)."""
+    points = list(job.points)
+    shown = st.session_state.get("curve_points")
+    if not job.running or shown is None or shown[0] is not job or time.monotonic() - shown[1] >= CURVE_SECONDS:
+        st.session_state.curve_points = (job, time.monotonic(), points)
+        return points
+    return shown[2]
+
+
+STOP_WAIT_SECONDS = 2.0  # how long Stop waits for the training to save and end before the page is redrawn
+
+
+def stop_button(job: TrainingJob) -> None:
+    """Stop for a running training: the click waits (briefly) until the training has ended, then the whole page is
+    drawn at once with the outcome, rather than at the live view's next tick."""
+    if job.running and st.button("Stop", icon=":material/stop:"):
+        job.stop()
+        job.join(STOP_WAIT_SECONDS)
+        st.rerun(scope="app")
 
 
 def show_progress(job: TrainingJob) -> None:

@@ -6,14 +6,16 @@ own, marked as such, and can be compared, inspected and downloaded but not renam
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Callable
 
 import pandas as pd
 import streamlit as st
 
 from lenet.core.model import LeNetConfig
 from lenet.data import load_split
-from lenet.inspection import Evaluation, evaluate
+from lenet.inspection import EVALUATING, Evaluation, evaluate
 from lenet.lessons.export import export_script, script_file_name
 from lenet.plots import overlay_runs
 from lenet.training import (
@@ -158,10 +160,14 @@ def _opened(source: str, stamp: float) -> OpenedRun:
     return untrained_run(source.removeprefix(UNTRAINED_PREFIX)) if source in UNTRAINED else open_run(source)
 
 
-@st.cache_resource(max_entries=8)
-def _evaluation(source: str, stamp: float, data_dir: Path | None) -> Evaluation:
+_evaluator = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lenet-evaluation")  # one at a time per server
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _evaluation(source: str, stamp: float, data_dir: Path | None) -> Future:
+    """The evaluation of one model, started once per server in the background: pages draw before it ends."""
     run = _opened(source, stamp)
-    return evaluate(run.model, load_split(run.settings.dataset, train=False, data_dir=data_dir))
+    return _evaluator.submit(lambda: evaluate(run.model, load_split(run.settings.dataset, train=False, data_dir=data_dir)))
 
 
 def _first_that_opens(sources: list[str], options: list[str]) -> str:
@@ -200,5 +206,30 @@ def model_picker() -> OpenedRun | None:
 
 
 def evaluation_of(run: OpenedRun) -> Evaluation:
-    """The run's model on its whole test set, computed once per server and model."""
-    return _evaluation(run.source, _stamp(run.source), ui.environment().data_dir)
+    """The run's model on its whole test set, computed once per server and model (waits for it)."""
+    return _evaluation(run.source, _stamp(run.source), ui.environment().data_dir).result()
+
+
+def evaluation_if_ready(run: OpenedRun) -> Evaluation | None:
+    """The run's evaluation when it has finished, else None (it is started if it was not)."""
+    future = _evaluation(run.source, _stamp(run.source), ui.environment().data_dir)
+    return future.result() if future.done() else None
+
+
+def when_evaluated(run: OpenedRun, draw: Callable[[Evaluation], None], every: float = 0.5) -> None:
+    """draw(evaluation) as soon as the run's evaluation has finished; until then a sentence, checked every `every` s.
+
+    The rest of the page is drawn meanwhile; once the evaluation arrives the page runs once more as a whole
+    (which stops the timer and lets the other parts use the evaluation)."""
+    waiting = evaluation_if_ready(run) is None
+
+    def fragment() -> None:
+        evaluation = evaluation_if_ready(run)
+        if evaluation is None:
+            st.info(EVALUATING, icon=":material/hourglass_top:")
+        elif waiting:
+            st.rerun(scope="app")
+        else:
+            draw(evaluation)
+
+    st.fragment(fragment, run_every=every if waiting else None)()

@@ -11,7 +11,8 @@ from streamlit.testing.v1 import AppTest
 
 from lenet.training import list_runs, load_run
 from ui import jobs
-from helpers import INSPECT, TRAIN
+from helpers import INSPECT, TRAIN, run_until_evaluated
+from lenet.inspection import EVALUATING
 
 
 
@@ -141,6 +142,9 @@ def trained_run(runs_dir):
 def test_inspect_shows_feature_maps_filters_and_mistakes(runs_dir):
     run = trained_run(runs_dir)
     at = AppTest.from_file(INSPECT, default_timeout=60).run()
+    assert any(EVALUATING in info.value for info in at.info), "the page is drawn before the test set is evaluated"
+    assert not any("Confusion matrix" in c.proto.spec for c in at.get("plotly_chart"))
+    run_until_evaluated(at)
     assert not at.exception and at.selectbox[0].value == run.name
     titles = [c.proto.spec for c in at.get("plotly_chart")]
     assert any("conv1: 6 x 28 x 28" in t for t in titles) and any("pool2: 16 x 5 x 5" in t for t in titles)

@@ -14,7 +14,7 @@ from lenet.training import list_runs, load_run, open_run, preset, save_run
 from lenet.training.folders import REFERENCE_RUNS_DIR, new_run_dir
 from lenet.training.run_files import weights_cap
 import lenet.reference as reference
-from helpers import HISTORY, INSPECT, PARAMETERS
+from helpers import HISTORY, INSPECT, PARAMETERS, run_until_evaluated
 
 NAMES = sorted(reference.REFERENCES)
 
@@ -82,7 +82,7 @@ def test_inspect_and_parameters_open_a_reference_run_on_a_cold_start(cold_start)
         assert [label.split(" · ")[0] for label in picker.options] == [
             "Reference: modern LeNet, the modern preset", "Reference: classic LeNet, d2l's recipe",
             "Untrained classic LeNet (random weights)", "Untrained modern LeNet (random weights)"]
-    inspect = AppTest.from_file(INSPECT, default_timeout=90).run()
+    inspect = run_until_evaluated(AppTest.from_file(INSPECT, default_timeout=90))
     assert any("Test accuracy: **90.3%**" in m.value for m in inspect.markdown)  # the whole test set, scored now
 
 
