@@ -19,7 +19,7 @@ from .data import load_split
 from .environment import Environment, read_environment
 from .training import JobRegistry, pick_device
 from .training.flags import add_training_flags, from_flags
-from .training.sweeps import MAX_TRIALS, GridError, Sweep, Trial, parse_grid, trials
+from .training.sweeps import MAX_TRIALS, Sweep, Trial, parse_grid, trials
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -15,7 +15,11 @@ from lenet.training.cluster import ClusterUnavailable, RayCluster, connect_ray
 
 import ui
 
-LIVE_SECONDS = 1.0  # how often a live view redraws while its job runs
+LIVE_SECONDS = 2.0  # how often a live view redraws while its job runs
+# How often a running training's curves take in its new points. The server builds the figure and the browser
+# redraws it while the training shares their cores (and Python's lock): with the live view redrawing everything
+# every 0.5 s, the Train page trained at half the command line's speed (docs/benchmark.md).
+CURVE_SECONDS = 4.0
 
 
 @dataclass(frozen=True)
