@@ -16,11 +16,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
 import json
 import os
 import statistics
-import sys
 import tempfile
 import textwrap
 import time
@@ -28,7 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .environment import read_environment
-from .screenshots import CHROMIUM_ARGS, DRAWN, ROOT, streamlit_server
+from .latency_load import room, trainings
+from .screenshots import CHROMIUM_ARGS, DRAWN, streamlit_server
 
 QUIET_MS = 500  # no DOM change for this long: the page has settled
 SETTLE_TIMEOUT_S = 60
@@ -279,69 +278,6 @@ async def one_session(browser, app_url: str, trivial_url: str, interactions: lis
     }
 
 
-async def room(browser, app_url: str, interactions: list[Interaction], sessions: int, repeats: int) -> dict:
-    """`sessions` browser sessions doing the same interactions at once: median and worst of each."""
-    async def student(n: int) -> dict[str, list[float]]:
-        ctx = await browser.new_context(base_url=app_url, viewport={"width": 1280, "height": 800})
-        page, current, times = await new_tab(ctx), None, {}
-        for interaction in interactions:
-            if interaction.page != current:
-                await open_page(page, interaction.page, interaction.query)
-                current = interaction.page
-            times[f"{interaction.page.strip('/')}: {interaction.name}"] = await measure(page, page.frames_received, interaction, repeats)
-        await ctx.close()
-        return times
-
-    everyone = await asyncio.gather(*(student(n) for n in range(sessions)))
-    out = {}
-    for key in everyone[0]:
-        times = [t for one in everyone for t in one[key]]
-        out[key] = {"median_ms": round(statistics.median(times)), "worst_ms": round(max(times))}
-    return out
-
-
-async def _cli_training(out: Path, images: int, epochs: int) -> float:
-    """Images per second of `python -m lenet.train` with the same settings, one thread (as the app trains)."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "lenet.train", "--preset", "modern", "--epochs", str(epochs), "--subset", str(images),
-        "--threads", "1", "--snapshots", "--out", str(out), cwd=ROOT,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
-    await process.wait()
-    return _images_per_s(out)
-
-
-def _images_per_s(run_dir: Path) -> float:
-    """A run's training images over its training seconds, all epochs together (metrics.csv)."""
-    rows = list(csv.DictReader(open(run_dir / "metrics.csv")))
-    images = sum(float(r["images_per_s"]) * float(r["train_seconds"]) for r in rows)
-    return images / sum(float(r["train_seconds"]) for r in rows)
-
-
-async def trainings(browser, app_url: str, runs_dir: Path, repeats: int, images: int = 5000, epochs: int = 2) -> dict:
-    """The Train page's training against the command line's, alternately, and how soon Stop is honoured."""
-    ctx = await browser.new_context(base_url=app_url, viewport={"width": 1280, "height": 800})
-    page, app, cli = await new_tab(ctx), [], []
-    for i in range(repeats):
-        name = f"latency-{os.getpid()}-{i}"
-        await open_page(page, "/Train", f"preset=modern&epochs={epochs}&images={images}&snapshots=true&name={name}")
-        await page.get_by_role("button", name="Train", exact=True).click()
-        await page.get_by_text("Finished after").wait_for(timeout=600_000)
-        app.append(_images_per_s(next(runs_dir.glob(f"*-{name}"))))  # the folder is <date>-<time>-<name>
-        cli.append(await _cli_training(runs_dir / f"{name}-cli", images, epochs))
-    await open_page(page, "/Train", f"preset=modern&epochs=5&images=20000&name=latency-{os.getpid()}-stop")
-    await page.get_by_role("button", name="Train", exact=True).click()
-    await page.get_by_text("Epoch 2/5").first.wait_for(timeout=600_000)
-    start = time.monotonic()
-    await page.get_by_role("button", name="Stop").click()
-    await page.get_by_text("Stopped after").wait_for(timeout=60_000)
-    stop_s = time.monotonic() - start
-    await ctx.close()
-    return {"images": images, "epochs": epochs, "app_images_per_s": [round(v) for v in app],
-            "cli_images_per_s": [round(v) for v in cli],
-            "ratio": round(statistics.median(a / c for a, c in zip(app, cli)), 2),
-            "stop_honoured_s": round(stop_s, 2)}
-
-
 def _folder(parent: str, name: str) -> Path:
     (Path(parent) / name).mkdir(exist_ok=True)
     return Path(parent) / name
@@ -369,10 +305,10 @@ async def run(args: argparse.Namespace) -> dict:
                           "repeats": args.repeats, "runs_dir": runs_dir,
                           **await one_session(browser, app_url, trivial_url, interactions, load_pages, args.repeats)}
                 if args.trainings:
-                    result["training"] = await trainings(browser, app_url, Path(runs_dir), args.trainings)
+                    result["training"] = await trainings(browser, new_tab, open_page, app_url, Path(runs_dir), args.trainings)
                 if args.sessions > 1:
                     room_interactions = [i for i in interactions if i.page not in ("/Train", "/Parameters")]
-                    result[f"sessions_{args.sessions}"] = await room(browser, app_url, room_interactions,
+                    result[f"sessions_{args.sessions}"] = await room(browser, new_tab, open_page, measure, app_url, room_interactions,
                                                                     args.sessions, args.repeats)
                 result["load_average_end"] = [round(v, 2) for v in os.getloadavg()]
             finally:

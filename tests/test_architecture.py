@@ -16,7 +16,7 @@ LENET = ROOT / "lenet"
 RANKS = {"core": 0, "data": 1, "training": 2, "inspection": 3, "attribution": 3, "lessons": 3, "plots": 3, "sweep_plots": 3,
          "inspect_plots": 3,
          "environment": 4, "train": 5, "bench": 5, "snapshot_bench": 5, "screenshots": 5, "sweep": 5,
-         "cluster_bench": 5, "reference": 5, "latency": 6}
+         "cluster_bench": 5, "reference": 5, "latency": 7, "latency_load": 6}
 MAX_LIBRARY_LINES, MAX_PAGE_LINES = 350, 120
 
 

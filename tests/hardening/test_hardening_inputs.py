@@ -36,7 +36,7 @@ from lenet.core.model import DEFAULT_MAX_TRAINING_BYTES
 from lenet.environment import read_environment
 from lenet.training import list_runs
 from lenet.training import preset
-from helpers import APP_PAGES, ROOT
+from helpers import outlined_cells, APP_PAGES, ROOT
 
 WIDGET_TYPES = ("number_input", "slider", "select_slider", "selectbox", "radio", "checkbox", "toggle",
                 "multiselect", "text_input")
@@ -401,6 +401,6 @@ def test_outlining_many_cells_stays_fast():
     grid = [[("a", torch.zeros(12, 12)), ("b", torch.ones(12, 12))]]
     with mock.patch.object(go.Figure, "add_shape", side_effect=AssertionError("one add_shape per cell")):
         fig = matrix_grid_figure(grid, "outlines", {(0, 1): cells})  # add_shape per cell: quadratic, about 3 s here
-    shapes = fig.layout.shapes
-    assert {(s.xref, s.yref) for s in shapes} == {("x2", "y2")}  # all in the second panel
-    assert sorted((round(s.y0 + 0.5), round(s.x0 + 0.5)) for s in shapes) == cells
+    windows = [t for t in fig.data if t.name in ("window", "window halo")]
+    assert {(t.xaxis, t.yaxis) for t in windows} == {("x2", "y2")} and len(windows) == 2  # one line each, panel 2
+    assert outlined_cells(fig, "x2") == cells and not fig.layout.shapes

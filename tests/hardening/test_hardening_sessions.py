@@ -173,7 +173,7 @@ def test_start_and_stop_50_times_leaks_no_threads_no_memory_and_no_folders(runs_
     config, settings = preset("modern")
     settings = settings.replace(subset=1000, test_subset=500, epochs=5)
     registry = JobRegistry(max_running=1)
-    threads_before = threading.active_count()
+    threads_before = set(threading.enumerate())  # other tests' threads may end meanwhile: count only new ones
     memory, jobs = [], []
     for i in range(50):
         job = registry.submit(config, settings, new_run_dir(f"cycle {i}", runs_dir))
@@ -184,7 +184,7 @@ def test_start_and_stop_50_times_leaks_no_threads_no_memory_and_no_folders(runs_
         del job
         if i in (9, 49):
             memory.append(live_tensor_mb())
-    assert threading.active_count() == threads_before
+    assert set(threading.enumerate()) - threads_before == set()
     print(f"50 start/stop cycles: tensors alive after 10 {memory[0]:.1f} MB, after 50 {memory[1]:.1f} MB; "
           f"resident {rss_mb():.0f} MB")
     assert memory[1] - memory[0] < LEAK_BOUND_MB
