@@ -159,7 +159,9 @@ async def _change(page, interaction: Interaction, i: int) -> None:
         if i % 2 == 0:
             await page.get_by_role("option", name=option, exact=True).click()
         else:
-            await widget.get_by_role("button", name=f"Remove {option}").click()
+            field = widget.get_by_role("combobox")  # Backspace removes the last tag: the one just added
+            await field.focus()
+            await field.press("Backspace")
 
 
 def count_frames(page) -> dict:
@@ -278,6 +280,11 @@ async def one_session(browser, app_url: str, trivial_url: str, interactions: lis
     }
 
 
+def _save(out: str | None, result: dict) -> None:
+    if out:
+        Path(out).write_text(json.dumps(result, indent=1) + "\n")
+
+
 def _folder(parent: str, name: str) -> Path:
     (Path(parent) / name).mkdir(exist_ok=True)
     return Path(parent) / name
@@ -304,12 +311,14 @@ async def run(args: argparse.Namespace) -> dict:
                 result = {"load_average": [round(v, 2) for v in os.getloadavg()], "cpus": os.cpu_count(),
                           "repeats": args.repeats, "runs_dir": runs_dir,
                           **await one_session(browser, app_url, trivial_url, interactions, load_pages, args.repeats)}
+                _save(args.out, result)  # what was measured so far survives a later failure
                 if args.trainings:
                     result["training"] = await trainings(browser, new_tab, open_page, app_url, Path(runs_dir), args.trainings)
                 if args.sessions > 1:
                     room_interactions = [i for i in interactions if i.page not in ("/Train", "/Parameters")]
-                    result[f"sessions_{args.sessions}"] = await room(browser, new_tab, open_page, measure, app_url, room_interactions,
-                                                                    args.sessions, args.repeats)
+                    _save(args.out, result)
+                    result[f"sessions_{args.sessions}"] = await room(browser, new_tab, open_page, measure, app_url,
+                                                                    room_interactions, args.sessions, args.room_repeats)
                 result["load_average_end"] = [round(v, 2) for v in os.getloadavg()]
             finally:
                 await browser.close()
@@ -320,6 +329,7 @@ def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--repeats", type=int, default=5, help="changes of each widget (the median is reported)")
     p.add_argument("--sessions", type=int, default=1, help="also measure this many browser sessions at once")
+    p.add_argument("--room-repeats", type=int, default=2, help="changes of each widget per session in the room")
     p.add_argument("--trainings", type=int, default=0,
                    help="also train this many times on the Train page and with the command line, alternately")
     p.add_argument("--only", nargs="*", help="pages to measure, e.g. Pooling Inspect (default: all)")
@@ -330,8 +340,7 @@ def main(argv: list[str] | None = None) -> dict:
     result = asyncio.run(run(args))
     text = json.dumps(result, indent=1)
     print(text)
-    if args.out:
-        Path(args.out).write_text(text + "\n")
+    _save(args.out, result)
     return result
 
 
