@@ -87,3 +87,13 @@ def run_until_evaluated(at, timeout_s: float = 90):
         time.sleep(0.2)
         at.run()
     return at
+
+
+def app_page(path: str, timeout_s: float = 60, **query):
+    """An AppTest of the page at `path`, opened with these URL query parameters and run once."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(path, default_timeout=timeout_s)
+    for key, value in query.items():
+        at.query_params[key] = str(value)
+    return at.run()

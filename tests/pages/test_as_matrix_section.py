@@ -9,17 +9,11 @@ from streamlit.testing.v1 import AppTest
 
 from lenet.core.shapes import conv_output_shape
 from lenet.lessons.channels import example_channels
-from helpers import K2, ROOT, X3
+from helpers import K2, ROOT, X3, app_page as page
 
 CROSS, CHANNELS = (str(ROOT / "pages" / name) for name in ("1_Cross_correlation.py", "3_Channels.py"))
 SECTION = "Convolution as a matrix"
 
-
-def page(path: str, **query) -> AppTest:
-    at = AppTest.from_file(path, default_timeout=60)
-    for key, value in query.items():
-        at.query_params[key] = str(value)
-    return at.run()
 
 
 def figure(at: AppTest, title_start: str) -> dict:

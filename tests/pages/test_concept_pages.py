@@ -29,7 +29,7 @@ from lenet.lessons.cross_correlation import convolution_terms, dice_arithmetic, 
 from lenet.lessons.grids import format_matrix
 from lenet.lessons.pooling import shift_demo
 from lenet.core.receptive import receptive_fields, unit_field
-from helpers import ROOT
+from helpers import ROOT, app_page
 
 PAGES = [
     str(ROOT / "pages" / name)
@@ -38,11 +38,9 @@ PAGES = [
 ]
 
 
+
 def page(path: str, **query) -> AppTest:
-    at = AppTest.from_file(path, default_timeout=30)
-    for key, value in query.items():
-        at.query_params[key] = str(value)
-    return at.run()
+    return app_page(path, 30, **query)
 
 
 def metric(at: AppTest, label: str) -> str:
